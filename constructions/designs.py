@@ -1,0 +1,112 @@
+"""Phase designs: multisets of phase vectors phi in [0, 2 pi)^k, one neuron per point and frequency.
+
+A design's neuron of frequency zeta has u_j(a) = beta cos(phi_j + 2 pi zeta a / p) and
+w(c) = beta cos(phi_w + 2 pi zeta c / p) with phi_w = phi_1 + ... + phi_k (Theorem 4.1 (ii)).
+Every phase here is a multiple of 2 pi / N, so a design is integer data: points in Z_N^k.
+
+The neurons of one frequency sum to (|design| k! / 2^k) cos(x_1 + ... + x_k - y) for all real angles
+exactly when every unwanted character e^{i v.phi} averages to zero over the design (THEORY.md,
+"Smaller designs"; proved in constructions.exact). Designs:
+- paper:   {0, pi/2} x {0, pi/2, pi, 3pi/2}^(k-1), 2^(2k-1) points (App. G of arXiv 2402.09469);
+- grid3:   {0, 2pi/3, 4pi/3}^k, 3^k points;
+- lattice: phi_i = 2 pi i z / N, i = 0..N-1, N = 2*3^(k-1), z = (1, 3, ..., 3^(k-2), 4*3^(k-2)).
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from theory import FloatArray, FourierCircuitsError, IntArray, validate_k
+
+
+@dataclass(frozen=True)
+class PhaseDesign:
+    """A multiset of phase vectors 2 pi * points / N, points: (n, k) integers in [0, N)."""
+
+    name: str
+    N: int
+    points: tuple[tuple[int, ...], ...]
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.N, int) or self.N < 1:
+            raise FourierCircuitsError(f"design {self.name!r}: N={self.N!r} must be an integer >= 1")
+        if not self.points:
+            raise FourierCircuitsError(f"design {self.name!r} has no points")
+        k = len(self.points[0])
+        if any(len(pt) != k for pt in self.points):
+            raise FourierCircuitsError(f"design {self.name!r}: points must all have length k={k}")
+        validate_k(k)
+        object.__setattr__(
+            self, "points", tuple(tuple(int(c) % self.N for c in pt) for pt in self.points)
+        )
+
+    @property
+    def k(self) -> int:
+        return len(self.points[0])
+
+    @property
+    def size(self) -> int:
+        """Neurons per frequency."""
+        return len(self.points)
+
+    @property
+    def integer_points(self) -> IntArray:
+        """(n, k) phase numerators in [0, N)."""
+        return np.array(self.points, dtype=np.int64)
+
+    @property
+    def phases(self) -> FloatArray:
+        """(n, k) phases phi_j in [0, 2 pi)."""
+        return 2 * np.pi * self.integer_points / self.N
+
+    def width(self, p: int) -> int:
+        """m = |design| * (p-1)/2: one neuron per point and frequency."""
+        return self.size * (p - 1) // 2
+
+    @classmethod
+    def grid(cls, name: str, N: int, axes: Sequence[Sequence[int]]) -> PhaseDesign:
+        """The product axes[0] x ... x axes[k-1] of numerators in Z_N."""
+        return cls(name, N, tuple(itertools.product(*axes)))
+
+    @classmethod
+    def lattice(cls, name: str, N: int, z: Sequence[int]) -> PhaseDesign:
+        """The rank-1 lattice {i z mod N : i = 0..N-1}."""
+        return cls(name, N, tuple(tuple(i * c for c in z) for i in range(N)))
+
+
+def paper_design(k: int) -> PhaseDesign:
+    """{0, pi/2} x {0, pi/2, pi, 3 pi/2}^(k-1) (App. G; shifting all phi_j by pi gives the same
+    neuron, hence phi_1 in {0, pi/2})."""
+    k = validate_k(k)
+    return PhaseDesign.grid("paper", 4, [(0, 1)] + [(0, 1, 2, 3)] * (k - 1))
+
+
+def grid3_design(k: int) -> PhaseDesign:
+    """{0, 2 pi/3, 4 pi/3}^k."""
+    k = validate_k(k)
+    return PhaseDesign.grid("grid3", 3, [(0, 1, 2)] * k)
+
+
+def lattice_design(k: int) -> PhaseDesign:
+    """Rank-1 lattice, N = 2*3^(k-1), z = (1, 3, ..., 3^(k-2), 4*3^(k-2)) (THEORY.md)."""
+    k = validate_k(k)
+    z = [3**j for j in range(k - 1)] + [4 * 3 ** (k - 2)]
+    return PhaseDesign.lattice("lattice", 2 * 3 ** (k - 1), z)
+
+
+DESIGNS: dict[str, Callable[[int], PhaseDesign]] = {
+    "paper": paper_design,
+    "grid3": grid3_design,
+    "lattice": lattice_design,
+}
+
+
+def get_design(name: str, k: int) -> PhaseDesign:
+    """The named design for k summands (one of DESIGNS)."""
+    if name not in DESIGNS:
+        raise FourierCircuitsError(f"design={name!r} is unknown; choose one of {sorted(DESIGNS)}")
+    return DESIGNS[name](k)

@@ -1,0 +1,223 @@
+"""Margins of Section 3 of arXiv 2402.09469 (Defs 3.2-3.6), Condition 3.8, the certificate pair.
+
+example margin     g(theta, a)  = f[y] - max_{c != y} f[c]                          (Def 3.2)
+dataset margin     h(theta)     = min_{a in D_p} g(theta, a)                          (Def 3.3)
+normalized margin  h(theta) / ||theta||_{2,k+1}^(k+1) = h(theta / ||theta||)          (Def 3.4)
+class-weighted     g'(theta, a) = f[y] - (1/(p-1)) sum_{c != y} f[c]  >=  g            (Def 3.6)
+Condition 3.8: g' = g on the support of q, i.e. every weighted wrong-label logit is maximal.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from theory.closed_forms import gamma_star
+from theory.network import FloatArray, LogitChunk, PolyNet
+from theory.task import IntArray, labels
+from theory.tolerances import MARGIN_RTOL, TIE_RTOL
+
+
+def margins_from_logits(logits: FloatArray, y: IntArray) -> tuple[FloatArray, FloatArray]:
+    """(g, g') for logits (N, p) and labels (N,): the example and class-weighted margins."""
+    n, p = logits.shape
+    rows = np.arange(n)
+    correct = logits[rows, y]
+    # class-weighted: sum over c != y is the row sum minus the correct logit
+    g_weighted = correct - (logits.sum(axis=1) - correct) / (p - 1)
+    wrong = logits.copy()
+    wrong[rows, y] = -np.inf
+    return correct - wrong.max(axis=1), g_weighted
+
+
+def example_margins(net: PolyNet, inputs: Any) -> FloatArray:
+    """g(theta, a) for a batch of inputs (N, k) -> (N,)."""
+    a = net.check_inputs(inputs)
+    return margins_from_logits(net.logits(a), labels(a, net.p))[0]
+
+
+def class_weighted_margins(net: PolyNet, inputs: Any) -> FloatArray:
+    """g'(theta, a) with uniform tau for a batch of inputs (N, k) -> (N,)."""
+    a = net.check_inputs(inputs)
+    return margins_from_logits(net.logits(a), labels(a, net.p))[1]
+
+
+@dataclass(frozen=True)
+class _ChunkStats:
+    start: int
+    min_margin: float
+    argmin: int
+    max_margin: float
+    n_correct: int
+    sum_weighted: float
+    max_wrong_spread: float  # max over examples of (max - min) wrong-label logit
+    max_abs_logit: float
+
+
+def _chunk_stats(chunk: LogitChunk) -> _ChunkStats:
+    logits, y = chunk.logits, chunk.labels
+    rows = np.arange(len(y))
+    correct = logits[rows, y].copy()
+    total = logits.sum(axis=1)
+    max_abs = float(np.abs(logits).max())
+    logits[rows, y] = -np.inf  # the chunk is ours to overwrite: it is never reused
+    wrong_max = logits.max(axis=1)
+    logits[rows, y] = np.inf
+    wrong_min = logits.min(axis=1)
+    g = correct - wrong_max
+    p = logits.shape[1]
+    g_weighted = correct - (total - correct) / (p - 1)
+    i = int(np.argmin(g))
+    return _ChunkStats(
+        start=chunk.start,
+        min_margin=float(g[i]),
+        argmin=chunk.start + i,
+        max_margin=float(g.max()),
+        n_correct=int(np.count_nonzero(g > 0)),
+        sum_weighted=float(g_weighted.sum()),
+        max_wrong_spread=float((wrong_max - wrong_min).max()),
+        max_abs_logit=max_abs,
+    )
+
+
+@dataclass(frozen=True)
+class MarginReport:
+    """Margins of a network over all of D_p, from one pass.
+
+    margin: h(theta); normalized_margin: h / ||theta||^(k+1); mean_class_weighted: E_unif[g'];
+    margin_spread: max g - min g (0 when every example sits on the margin);
+    wrong_spread: max over examples of the spread of wrong-label logits (0 under Condition 3.8
+    for uniform q); scale: the largest |logit|, the unit for the relative tolerances.
+    """
+
+    p: int
+    k: int
+    m: int
+    n_examples: int
+    norm: float
+    margin: float
+    normalized_margin: float
+    argmin: int
+    n_correct: int
+    mean_class_weighted: float
+    margin_spread: float
+    wrong_spread: float
+    scale: float
+
+    @property
+    def all_correct(self) -> bool:
+        return self.n_correct == self.n_examples
+
+    @property
+    def gamma_star(self) -> float:
+        return gamma_star(self.p, self.k)
+
+    @property
+    def margin_ratio(self) -> float:
+        return self.normalized_margin / self.gamma_star
+
+    @property
+    def relative_error(self) -> float:
+        return abs(self.normalized_margin - self.gamma_star) / self.gamma_star
+
+    @property
+    def all_on_margin(self) -> bool:
+        return self.margin_spread <= TIE_RTOL * self.scale
+
+    @property
+    def wrong_labels_tied(self) -> bool:
+        return self.wrong_spread <= TIE_RTOL * self.scale
+
+
+def margin_report(
+    net: PolyNet, *, chunk_rows: int | None = None, workers: int | None = None
+) -> MarginReport:
+    """One streaming (threaded) pass over D_p computing every margin statistic of the network."""
+    stats = net.map_chunks(_chunk_stats, chunk_rows=chunk_rows, workers=workers)
+    best = min(stats, key=lambda s: (s.min_margin, s.argmin))
+    norm = net.norm()
+    n = net.task.n_examples
+    return MarginReport(
+        p=net.p,
+        k=net.k,
+        m=net.m,
+        n_examples=n,
+        norm=norm,
+        margin=best.min_margin,
+        normalized_margin=best.min_margin / norm ** (net.k + 1),
+        argmin=best.argmin,
+        n_correct=sum(s.n_correct for s in stats),
+        mean_class_weighted=sum(s.sum_weighted for s in stats) / n / norm ** (net.k + 1),
+        margin_spread=max(s.max_margin for s in stats) - best.min_margin,
+        wrong_spread=max(s.max_wrong_spread for s in stats),
+        scale=max(s.max_abs_logit for s in stats),
+    )
+
+
+def _min_margin(chunk: LogitChunk) -> float:
+    logits, y = chunk.logits, chunk.labels
+    rows = np.arange(len(y))
+    correct = logits[rows, y].copy()
+    logits[rows, y] = -np.inf
+    return float((correct - logits.max(axis=1)).min())
+
+
+def dataset_margin(net: PolyNet, *, chunk_rows: int | None = None, workers: int | None = None) -> float:
+    """h(theta) = min over D_p of g(theta, a) (Def 3.3), streamed over D_p."""
+    return min(net.map_chunks(_min_margin, chunk_rows=chunk_rows, workers=workers))
+
+
+def normalized_margin(
+    net: PolyNet, *, chunk_rows: int | None = None, workers: int | None = None
+) -> float:
+    """h(theta) / ||theta||_{2,k+1}^(k+1) (Def 3.4); equals h(theta/||theta||) by homogeneity."""
+    h = dataset_margin(net, chunk_rows=chunk_rows, workers=workers)
+    return h / net.norm() ** (net.k + 1)
+
+
+def condition_3_8(net: PolyNet, inputs: Any, *, rtol: float = TIE_RTOL) -> float:
+    """Condition 3.8 on the support `inputs` of q: the largest g' - g, relative to the largest
+    |logit| (g' >= g always; the condition holds when this is <= rtol)."""
+    a = net.check_inputs(inputs)
+    logits = net.logits(a)
+    g, g_weighted = margins_from_logits(logits, labels(a, net.p))
+    scale = float(np.abs(logits).max()) or 1.0
+    return float((g_weighted - g).max()) / scale
+
+
+@dataclass(frozen=True)
+class CertificateCheck:
+    """The certificate pair of Def 3.5 for uniform q on D_p and uniform tau (the paper's q*).
+
+    q* minimises E_q[g(theta)] iff every example with q > 0 sits on the margin (on_margin);
+    Condition 3.8 makes g' = g there (wrong_labels_tied); theta maximises E_{q*}[g'] over the unit
+    ball iff E_{q*}[g'(theta / ||theta||)] reaches the single-neuron maximum gamma* (Lemmas F.5-F.8
+    prove no unit neuron, hence no unit-norm network, exceeds it). Together (Morwani Lemma 5-6 =
+    Lemmas E.1-E.2) theta is a max-margin network.
+    """
+
+    on_margin: bool
+    wrong_labels_tied: bool
+    class_weighted_reaches_max: bool
+    mean_class_weighted: float
+    single_neuron_max: float
+
+    @property
+    def holds(self) -> bool:
+        return self.on_margin and self.wrong_labels_tied and self.class_weighted_reaches_max
+
+
+def check_certificate(net: PolyNet, *, report: MarginReport | None = None) -> CertificateCheck:
+    """Check Def 3.5's certificate pair (theta, q* = uniform) for the network (Def 3.5 with the
+    erratum: theta* is an argmax, not an argmin)."""
+    r = report or margin_report(net)
+    bound = gamma_star(net.p, net.k)
+    return CertificateCheck(
+        on_margin=r.all_on_margin,
+        wrong_labels_tied=r.wrong_labels_tied,
+        class_weighted_reaches_max=r.mean_class_weighted >= bound * (1 - MARGIN_RTOL),
+        mean_class_weighted=r.mean_class_weighted,
+        single_neuron_max=bound,
+    )

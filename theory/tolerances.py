@@ -1,0 +1,26 @@
+"""Numerical tolerances, kept in one place with the reason for each value.
+
+Everything compared with a theorem is float64 (unit roundoff 1.1e-16). Sums over D_p accumulate
+error roughly like sqrt(#terms) * eps * (size of the terms), and the construction's logits are sums
+of m terms of size ~|f|, so relative errors of 1e-12 are typical at p^k ~ 1e6 and 1e-9 is a margin
+of three orders of magnitude that still catches a margin claimed 1% (or 1e-6) too high.
+"""
+
+from __future__ import annotations
+
+#: Relative agreement demanded between a computed margin and gamma* (float64 route).
+MARGIN_RTOL = 1e-9
+
+#: Relative spread allowed when asserting that values are equal (all examples on the margin,
+#: all wrong-label logits tied): measured against the largest |logit| of the network.
+TIE_RTOL = 1e-9
+
+#: A neuron counts as carrying the network when ||theta_i||^(k+1) is at least this share of the
+#: largest one; smaller neurons change the margin by less than this share each (homogeneity).
+ACTIVE_SHARE = 1e-3
+
+#: A neuron is "single-frequency" when its maximum normalized power is at least this.
+SINGLE_FREQUENCY_POWER = 1 - 1e-9
+
+#: Allowed |phi_1 + ... + phi_k - phi_w| (radians, wrapped) for an exact construction.
+PHASE_ATOL = 1e-7
