@@ -1,7 +1,8 @@
 """The paper's analytic max-margin network and its variants (App. G of arXiv 2402.09469).
 
 For each frequency zeta in {1, ..., (p-1)/2} and each phase vector phi of a design, one neuron
-    u_j(a) = beta cos(phi_j + 2 pi zeta a / p),   w(c) = beta cos(phi_1 + ... + phi_k + 2 pi zeta c / p),
+    u_j(a) = beta cos(phi_j + 2 pi zeta a / p),
+    w(c)   = beta cos(phi_1 + ... + phi_k + 2 pi zeta c / p),
 beta = sqrt(2 / ((k+1) p)) so each neuron has unit norm (sum_a cos^2(phi + 2 pi zeta a/p) = p/2 for
 odd p), then every weight is scaled by m^(-1/(k+1)) so that ||theta||_{2,k+1} = 1.
 """
@@ -32,7 +33,13 @@ def construct(
     d = get_design(design, task.k) if isinstance(design, str) else design
     if d.k != task.k:
         raise FourierCircuitsError(f"design {d.name!r} is for k={d.k}, not k={task.k}")
-    zetas = task.frequencies if frequencies is None else np.array(sorted(set(frequencies)), int)
+    if frequencies is None:
+        zetas = task.frequencies
+    else:
+        chosen = sorted(set(frequencies))
+        if any(isinstance(z, bool) or not isinstance(z, (int, np.integer)) for z in chosen):
+            raise FourierCircuitsError(f"frequencies={chosen!r} must be integers")
+        zetas = np.array(chosen, dtype=np.int64)
     if zetas.size == 0 or zetas.min() < 1 or zetas.max() > (task.p - 1) // 2:
         raise FourierCircuitsError(
             f"frequencies={zetas.tolist()} must be a non-empty subset of 1..(p-1)/2 = "

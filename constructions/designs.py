@@ -33,7 +33,9 @@ class PhaseDesign:
 
     def __post_init__(self) -> None:
         if not isinstance(self.N, int) or self.N < 1:
-            raise FourierCircuitsError(f"design {self.name!r}: N={self.N!r} must be an integer >= 1")
+            raise FourierCircuitsError(
+                f"design {self.name!r}: N={self.N!r} must be an integer >= 1"
+            )
         if not self.points:
             raise FourierCircuitsError(f"design {self.name!r} has no points")
         k = len(self.points[0])

@@ -10,6 +10,18 @@ from theory.closed_forms import (
     width_bound,
 )
 from theory.errors import FourierCircuitsError
+from theory.fourier import (
+    FourierSummary,
+    NeuronSpectra,
+    active_neurons,
+    dft,
+    fourier_summary,
+    frequency_coverage,
+    max_normalized_power,
+    neuron_spectra,
+    one_sided_power,
+    wrap_phase,
+)
 from theory.margins import (
     CertificateCheck,
     MarginReport,
@@ -23,6 +35,16 @@ from theory.margins import (
     normalized_margin,
 )
 from theory.network import FloatArray, LogitChunk, PolyNet
+from theory.single_neuron import (
+    SingleNeuronOptimum,
+    maximise_single_neuron,
+    neuron_objectives,
+    optimal_neuron,
+    single_neuron_eta,
+    single_neuron_max_exact,
+    single_neuron_objective,
+    single_neuron_objective_fourier,
+)
 from theory.task import (
     IntArray,
     Task,
@@ -39,11 +61,15 @@ __all__ = [
     "CertificateCheck",
     "FloatArray",
     "FourierCircuitsError",
+    "FourierSummary",
     "IntArray",
     "LogitChunk",
     "MarginReport",
+    "NeuronSpectra",
     "PolyNet",
+    "SingleNeuronOptimum",
     "Task",
+    "active_neurons",
     "all_inputs",
     "beta",
     "beta_exact",
@@ -51,7 +77,10 @@ __all__ = [
     "class_weighted_margins",
     "condition_3_8",
     "dataset_margin",
+    "dft",
     "example_margins",
+    "fourier_summary",
+    "frequency_coverage",
     "gamma_star",
     "gamma_star_exact",
     "inputs_at",
@@ -61,8 +90,19 @@ __all__ = [
     "lattice_width",
     "margin_report",
     "margins_from_logits",
+    "max_normalized_power",
+    "maximise_single_neuron",
+    "neuron_objectives",
+    "neuron_spectra",
     "normalized_margin",
+    "one_sided_power",
+    "optimal_neuron",
+    "single_neuron_eta",
+    "single_neuron_max_exact",
+    "single_neuron_objective",
+    "single_neuron_objective_fourier",
     "validate_k",
     "validate_p",
     "width_bound",
+    "wrap_phase",
 ]

@@ -164,7 +164,9 @@ def _min_margin(chunk: LogitChunk) -> float:
     return float((correct - logits.max(axis=1)).min())
 
 
-def dataset_margin(net: PolyNet, *, chunk_rows: int | None = None, workers: int | None = None) -> float:
+def dataset_margin(
+    net: PolyNet, *, chunk_rows: int | None = None, workers: int | None = None
+) -> float:
     """h(theta) = min over D_p of g(theta, a) (Def 3.3), streamed over D_p."""
     return min(net.map_chunks(_min_margin, chunk_rows=chunk_rows, workers=workers))
 

@@ -202,7 +202,7 @@ class PolyNet:
 
         Memory stays O(chunk_rows * m) whatever p^k is; see map_chunks for the parallel form.
         """
-        (first, count, per), = self._prefix_ranges(chunk_rows, parts=1)
+        ((first, count, per),) = self._prefix_ranges(chunk_rows, parts=1)
         yield from self._chunk_range(first, count, per)
 
     def map_chunks(
@@ -272,21 +272,31 @@ class PolyNet:
             raise FourierCircuitsError(f"meta is not JSON-serialisable: {err}") from None
         directory = target.parent if str(target.parent) else Path(".")
         if not directory.is_dir():
-            raise FourierCircuitsError(f"cannot save to {str(target)!r}: {str(directory)!r} is not a directory")
+            raise FourierCircuitsError(
+                f"cannot save to {str(target)!r}: {str(directory)!r} is not a directory"
+            )
         fd, tmp = -1, ""
         try:
             fd, tmp = tempfile.mkstemp(dir=directory, prefix=f".{target.name}.", suffix=".tmp")
             with os.fdopen(fd, "wb") as fh:
                 fd = -1
-                np.savez(fh, U=self.U, W=self.W, p=np.int64(self.p), k=np.int64(self.k),
-                         meta=np.str_(meta_json))
+                np.savez(
+                    fh,
+                    U=self.U,
+                    W=self.W,
+                    p=np.int64(self.p),
+                    k=np.int64(self.k),
+                    meta=np.str_(meta_json),
+                )
             os.replace(tmp, target)
         except OSError as err:
             if fd >= 0:
                 os.close(fd)
             if tmp and os.path.exists(tmp):
                 os.unlink(tmp)
-            raise FourierCircuitsError(f"cannot save to {str(target)!r}: {err.strerror or err}") from None
+            raise FourierCircuitsError(
+                f"cannot save to {str(target)!r}: {err.strerror or err}"
+            ) from None
         return target
 
     @classmethod
@@ -300,7 +310,8 @@ class PolyNet:
                 missing = [key for key in ("U", "W", "p", "k") if key not in data.files]
                 if missing:
                     raise FourierCircuitsError(
-                        f"{str(source)!r} lacks the arrays {missing}; a network file holds U, W, p, k"
+                        f"{str(source)!r} lacks the arrays {missing}; "
+                        "a network file holds U, W, p, k"
                     )
                 U, W = data["U"], data["W"]
                 p, k = data["p"], data["k"]
@@ -308,7 +319,9 @@ class PolyNet:
         except FourierCircuitsError:
             raise
         except (OSError, ValueError, zipfile.BadZipFile, EOFError, KeyError) as err:
-            raise FourierCircuitsError(f"cannot load {str(source)!r}: not a valid .npz ({err})") from None
+            raise FourierCircuitsError(
+                f"cannot load {str(source)!r}: not a valid .npz ({err})"
+            ) from None
         try:
             meta = json.loads(meta_raw)
         except json.JSONDecodeError as err:

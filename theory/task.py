@@ -1,6 +1,7 @@
 """The task: k-input modular addition over Z_p (Section 3 of arXiv 2402.09469).
 
-D_p is the set of all p^k tuples a = (a_1, ..., a_k) in Z_p^k with label y = (a_1 + ... + a_k) mod p.
+D_p is the set of all p^k tuples a = (a_1, ..., a_k) in Z_p^k with label
+y = (a_1 + ... + a_k) mod p.
 Inputs are enumerated in lexicographic order (a_1 most significant), lazily, in chunks whose
 length is a multiple of p so that a chunk is a whole number of "rows" (prefixes a_1..a_{k-1}).
 """
@@ -75,7 +76,7 @@ class Task:
 
     @property
     def prime(self) -> bool:
-        """Whether p is prime (the paper's assumption; the results also hold for odd composite p)."""
+        """Whether p is prime (the paper's assumption; the results hold for odd composite p too)."""
         return is_prime(self.p)
 
     @property
@@ -133,7 +134,7 @@ def inputs_at(task: Task, start: int, stop: int) -> IntArray:
 
 
 def lex_digits(start: int, stop: int, *, p: int, n_digits: int) -> IntArray:
-    """Base-p digits (most significant first) of the integers start..stop-1: (stop-start, n_digits)."""
+    """Base-p digits (most significant first) of start..stop-1, shape (stop-start, n_digits)."""
     index = np.arange(start, stop, dtype=np.int64)
     out = np.empty((stop - start, n_digits), dtype=np.int64)
     for j in range(n_digits - 1, -1, -1):  # the last digit is the least significant

@@ -1,0 +1,43 @@
+"""What a subcommand returns to the command line, and the shape of a subcommand module."""
+
+from __future__ import annotations
+
+import argparse
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """data: the JSON object (DESIGN.md keys and more); rows: the human table;
+    failures: the checked claims that failed (empty when all held)."""
+
+    data: dict[str, Any]
+    rows: list[tuple[str, str]] = field(default_factory=list)
+    failures: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.failures
+
+
+class Command(Protocol):
+    """A subcommand module: NAME, HELP, add_arguments(parser), run(args) -> Outcome."""
+
+    NAME: str
+    HELP: str
+
+    def add_arguments(self, parser: argparse.ArgumentParser) -> None: ...
+
+    def run(self, args: argparse.Namespace) -> Outcome: ...
+
+
+def fmt(value: Any) -> str:
+    """Format a value for a table: floats to 10 significant digits."""
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, float):
+        return f"{value:.10g}"
+    if isinstance(value, (list, tuple)):
+        return ", ".join(fmt(v) for v in value) if value else "-"
+    return str(value)
