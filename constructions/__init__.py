@@ -10,13 +10,29 @@ from constructions.designs import (
     lattice_design,
     paper_design,
 )
+from constructions.exact import (
+    DesignProof,
+    ExactMargin,
+    exact_normalized_margin,
+    expansion_residual,
+    frequency_sums_exact,
+    prove_design,
+    unwanted_characters,
+)
 
 __all__ = [
     "DESIGNS",
+    "DesignProof",
+    "ExactMargin",
     "PhaseDesign",
     "construct",
+    "exact_normalized_margin",
+    "expansion_residual",
+    "frequency_sums_exact",
     "get_design",
     "grid3_design",
     "lattice_design",
     "paper_design",
+    "prove_design",
+    "unwanted_characters",
 ]

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from theory import FloatArray, FourierCircuitsError, IntArray, validate_k
+from theory import FloatArray, FourierCircuitsError, IntArray, validate_k, validate_p
 
 
 @dataclass(frozen=True)
@@ -32,10 +32,11 @@ class PhaseDesign:
     points: tuple[tuple[int, ...], ...]
 
     def __post_init__(self) -> None:
-        if not isinstance(self.N, int) or self.N < 1:
+        if isinstance(self.N, bool) or not isinstance(self.N, (int, np.integer)) or self.N < 1:
             raise FourierCircuitsError(
                 f"design {self.name!r}: N={self.N!r} must be an integer >= 1"
             )
+        object.__setattr__(self, "N", int(self.N))
         if not self.points:
             raise FourierCircuitsError(f"design {self.name!r} has no points")
         k = len(self.points[0])
@@ -67,7 +68,7 @@ class PhaseDesign:
 
     def width(self, p: int) -> int:
         """m = |design| * (p-1)/2: one neuron per point and frequency."""
-        return self.size * (p - 1) // 2
+        return self.size * (validate_p(p) - 1) // 2
 
     @classmethod
     def grid(cls, name: str, N: int, axes: Sequence[Sequence[int]]) -> PhaseDesign:
