@@ -43,7 +43,7 @@ def _exact_checks(p: int, k: int, design: str) -> tuple[dict[str, Any], list[str
     data: dict[str, Any] = {
         "exact_identity_holds": proof.holds,
         "exact_characters_checked": proof.n_characters,
-        "exact_coefficient": str(proof.coefficient),
+        "exact_coefficient": str(proof.c),
     }
     failures = [] if proof.holds else [f"design {design!r} identity (unwanted characters survive)"]
     try:
@@ -52,7 +52,7 @@ def _exact_checks(p: int, k: int, design: str) -> tuple[dict[str, Any], list[str
         data["exact_margin"] = None
         data["exact_margin_note"] = f"not computed: {err}"
         return data, failures
-    data["exact_margin"] = str(margin.value)
+    data["exact_margin"] = str(margin.normalized_margin)
     data["exact_margin_equals_gamma_star"] = margin.equals_gamma_star
     if not margin.equals_gamma_star:
         failures.append("exact normalized margin = gamma*")
@@ -95,7 +95,7 @@ def run(args: argparse.Namespace) -> Outcome:
     if not certificate.holds:
         failures.append("certificate pair of Def 3.5 (all on the margin, wrong labels tied)")
     if fourier.frequencies_covered < 1.0:
-        failures.append(f"every frequency used (missing {fourier.missing_frequencies})")
+        failures.append(f"every frequency used (missing {list(fourier.missing_frequencies)})")
     if fourier.max_phase_residual > PHASE_ATOL:
         failures.append("phases add up (phi_1 + ... + phi_k = phi_w)")
     if args.exact:

@@ -145,3 +145,38 @@ def test_zero_network_is_refused_not_crashed(tmp_path: Path) -> None:
     zero = PolyNet(np.zeros((2, 2, 5)), np.zeros((2, 5)))
     with pytest.raises(ValueError, match="zero"):
         zero.normalized()
+
+
+def test_construct_exact_proves_small_cases(capsys: pytest.CaptureFixture[str]) -> None:
+    code, data = run_json(capsys, "construct", "--p", "5", "--k", "3", "--exact")
+    assert code == 0
+    assert data["exact_identity_holds"] is True and data["exact_characters_checked"] == 80
+    assert data["exact_margin"] == str(gamma_star_exact(5, 3)) == "3/320"
+    assert data["exact_margin_equals_gamma_star"] is True
+
+
+def test_construct_exact_says_why_it_skips_the_exact_margin(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    code, data = run_json(capsys, "construct", "--p", "31", "--k", "3", "--exact")
+    assert code == 0 and data["exact_identity_holds"] is True
+    assert data["exact_margin"] is None
+    assert "more than the limit" in data["exact_margin_note"]
+
+
+def test_construct_reports_a_failing_network_with_exit_1(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Negative control: the same pipeline fed a construction with frequency 2 dropped."""
+    from constructions import construct
+    from experiments import cmd_construct
+
+    def dropped(p: int, k: int, design: str) -> PolyNet:
+        return construct(p, k, design, frequencies=[z for z in range(1, (p + 1) // 2) if z != 2])
+
+    monkeypatch.setattr(cmd_construct, "construct", dropped)
+    assert main(["construct", "--p", "7", "--k", "2"]) == 1
+    out = capsys.readouterr().out
+    assert "FAILED: normalized margin = gamma*" in out
+    assert "FAILED: every frequency used (missing [2])" in out
+    assert "some checked claims FAILED" in out
