@@ -17,7 +17,10 @@ def gamma_star_exact(p: int, k: int) -> sp.Expr:
     """gamma*(p, k) as an exact sympy number (Theorem 4.1 (i); Morwani Thm 7 for k = 2)."""
     task = Task(p, k)
     P, K = sp.Integer(task.p), sp.Integer(task.k)
-    return sp.nsimplify(
+    # Integer ** Rational evaluates exactly (to k-th roots of integers); radsimp only clears
+    # radicals from the denominator. (sp.nsimplify must not be used: it re-guesses the number
+    # from its float value and returned e.g. a product of 20th roots for p = 107, k = 3.)
+    return sp.radsimp(
         2 * sp.factorial(K) / ((2 * K + 2) ** ((K + 1) / 2) * (P - 1) * P ** ((K - 1) / 2))
     )
 

@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from theory.closed_forms import gamma_star
+from theory.errors import FourierCircuitsError
 from theory.network import FloatArray, LogitChunk, PolyNet
 from theory.task import IntArray, labels
 from theory.tolerances import MARGIN_RTOL, TIE_RTOL
@@ -131,6 +132,18 @@ class MarginReport:
         return self.wrong_spread <= TIE_RTOL * self.scale
 
 
+def _norm_power(net: PolyNet) -> float:
+    """||theta||_{2,k+1}^(k+1), the denominator of the normalized margin; refuses a zero network
+    (its normalized margin 0/0 is undefined)."""
+    scale = net.norm() ** (net.k + 1)
+    if not scale > 0.0:
+        raise FourierCircuitsError(
+            "the network is zero (||theta||_{2,k+1}^(k+1) = 0, or it underflows); "
+            "its normalized margin is undefined"
+        )
+    return scale
+
+
 def margin_report(
     net: PolyNet, *, chunk_rows: int | None = None, workers: int | None = None
 ) -> MarginReport:
@@ -138,6 +151,7 @@ def margin_report(
     stats = net.map_chunks(_chunk_stats, chunk_rows=chunk_rows, workers=workers)
     best = min(stats, key=lambda s: (s.min_margin, s.argmin))
     norm = net.norm()
+    norm_power = _norm_power(net)
     n = net.task.n_examples
     return MarginReport(
         p=net.p,
@@ -146,10 +160,10 @@ def margin_report(
         n_examples=n,
         norm=norm,
         margin=best.min_margin,
-        normalized_margin=best.min_margin / norm ** (net.k + 1),
+        normalized_margin=best.min_margin / norm_power,
         argmin=best.argmin,
         n_correct=sum(s.n_correct for s in stats),
-        mean_class_weighted=sum(s.sum_weighted for s in stats) / n / norm ** (net.k + 1),
+        mean_class_weighted=sum(s.sum_weighted for s in stats) / n / norm_power,
         margin_spread=max(s.max_margin for s in stats) - best.min_margin,
         wrong_spread=max(s.max_wrong_spread for s in stats),
         scale=max(s.max_abs_logit for s in stats),
@@ -175,14 +189,17 @@ def normalized_margin(
     net: PolyNet, *, chunk_rows: int | None = None, workers: int | None = None
 ) -> float:
     """h(theta) / ||theta||_{2,k+1}^(k+1) (Def 3.4); equals h(theta/||theta||) by homogeneity."""
+    norm_power = _norm_power(net)
     h = dataset_margin(net, chunk_rows=chunk_rows, workers=workers)
-    return h / net.norm() ** (net.k + 1)
+    return h / norm_power
 
 
 def condition_3_8(net: PolyNet, inputs: Any, *, rtol: float = TIE_RTOL) -> float:
     """Condition 3.8 on the support `inputs` of q: the largest g' - g, relative to the largest
     |logit| (g' >= g always; the condition holds when this is <= rtol)."""
     a = net.check_inputs(inputs)
+    if a.shape[0] == 0:
+        raise FourierCircuitsError("condition_3_8 needs at least one input (the support of q)")
     logits = net.logits(a)
     g, g_weighted = margins_from_logits(logits, labels(a, net.p))
     scale = float(np.abs(logits).max()) or 1.0

@@ -12,6 +12,7 @@ import json
 import os
 import tempfile
 import zipfile
+import zlib
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -28,6 +29,11 @@ from theory.task import IntArray, Task, default_chunk_rows, lex_digits, require_
 FloatArray = npt.NDArray[np.float64]
 T = TypeVar("T")
 
+# Bytes of pre-activations handled per element-wise block in the streaming evaluation: a block
+# and its scratch (2 x 256 KiB) stay in a core's L2 cache between the add and the power's
+# multiplications; measured 10-15% faster than whole chunks at p = 97, k = 3, m = 1536.
+_BLOCK_BYTES = 2**18
+
 
 def _cpu_count() -> int:
     try:
@@ -37,7 +43,10 @@ def _cpu_count() -> int:
 
 
 def _as_float64(name: str, value: Any, ndim: int) -> FloatArray:
-    array = np.asarray(value)
+    try:
+        array = np.asarray(value)
+    except (TypeError, ValueError) as err:  # ragged nested lists, unconvertible objects
+        raise FourierCircuitsError(f"{name} cannot be read as an array: {err}") from None
     if array.dtype.kind not in "fiu" or array.dtype == np.bool_:
         raise FourierCircuitsError(
             f"{name} has dtype {array.dtype}; it must hold real numbers (stored as float64)"
@@ -50,6 +59,30 @@ def _as_float64(name: str, value: Any, ndim: int) -> FloatArray:
         raise FourierCircuitsError(f"{name} holds {bad} non-finite values (NaN or inf)")
     array.setflags(write=False)
     return array
+
+
+def _optional_positive_int(name: str, value: Any) -> int | None:
+    """None, or value as an int >= 1 (chunk sizes and thread counts)."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+        raise FourierCircuitsError(f"{name}={value!r} must be a positive integer (or None)")
+    return int(value)
+
+
+def _umask() -> int:
+    """The process umask, read without changing it where Linux allows (/proc), else by the
+    set-and-restore idiom."""
+    try:
+        with open("/proc/self/status") as fh:
+            for line in fh:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except OSError:
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
 
 
 def _power_inplace(Z: FloatArray, k: int, scratch: FloatArray) -> None:
@@ -152,7 +185,12 @@ class PolyNet:
 
     def select(self, neurons: Any) -> PolyNet:
         """The sub-network of the given neurons (an index array or boolean mask)."""
-        idx = np.arange(self.m)[np.asarray(neurons)]
+        try:
+            idx = np.arange(self.m)[np.asarray(neurons)]
+        except IndexError as err:
+            raise FourierCircuitsError(
+                f"select(): neurons must index the m={self.m} neurons ({err})"
+            ) from None
         if idx.size == 0:
             raise FourierCircuitsError("select() kept no neurons; a network needs m >= 1")
         return PolyNet(self.U[idx], self.W[idx], self.meta)
@@ -189,7 +227,9 @@ class PolyNet:
     def logits(self, inputs: Any, *, chunk_rows: int | None = None) -> FloatArray:
         """f(theta, a) for a batch of inputs (N, k) -> (N, p), in chunks of bounded memory."""
         a = self.check_inputs(inputs)
-        rows = chunk_rows or default_chunk_rows(self.task, self.m)
+        rows = _optional_positive_int("chunk_rows", chunk_rows) or default_chunk_rows(
+            self.task, self.m
+        )
         out = np.empty((a.shape[0], self.p))
         for s in range(0, a.shape[0], rows):
             Z = self.hidden(a[s : s + rows])
@@ -201,9 +241,10 @@ class PolyNet:
         """Logits over all of D_p in lexicographic order, lazily, chunk by chunk.
 
         Memory stays O(chunk_rows * m) whatever p^k is; see map_chunks for the parallel form.
+        Arguments and the size of D_p are checked on the call, not at the first chunk.
         """
         ((first, count, per),) = self._prefix_ranges(chunk_rows, parts=1)
-        yield from self._chunk_range(first, count, per)
+        return self._chunk_range(first, count, per)
 
     def map_chunks(
         self,
@@ -218,7 +259,8 @@ class PolyNet:
         element-wise work (the power z^k) runs in parallel with the matrix products instead of
         serialising between them; numpy releases the GIL in both. Results come back in order.
         """
-        n_workers = max(1, min(workers or _cpu_count(), self.p ** (self.k - 1)))
+        requested = _optional_positive_int("workers", workers) or _cpu_count()
+        n_workers = min(requested, self.p ** (self.k - 1))
         if n_workers == 1:
             return [fn(chunk) for chunk in self.iter_logits(chunk_rows=chunk_rows)]
         ranges = self._prefix_ranges(chunk_rows, parts=n_workers)
@@ -235,7 +277,7 @@ class PolyNet:
         (first prefix, number of prefixes, prefixes per chunk)."""
         task = self.task
         require_enumerable(task, work_per_example=2.0 * self.m * self.p)
-        rows = chunk_rows or default_chunk_rows(task, self.m)
+        rows = _optional_positive_int("chunk_rows", chunk_rows) or default_chunk_rows(task, self.m)
         per = max(rows // self.p, 1)
         n_prefix = self.p ** (self.k - 1)
         bounds = [n_prefix * i // parts for i in range(parts + 1)]
@@ -243,12 +285,21 @@ class PolyNet:
 
     def _chunk_range(self, first: int, count: int, per: int) -> Iterator[LogitChunk]:
         """Chunks for prefixes first..first+count-1: each is P whole prefixes times all p values
-        of a_k, so z = S[prefix] + U[:, k-1, a_k] is one broadcast add."""
+        of a_k, so z = S[prefix] + U[:, k-1, a_k] is a broadcast add.
+
+        The add and the power z^k run block by block on about _BLOCK_BYTES of z at a time, so
+        each block is still in the core's cache for the next pass (three passes for k = 3);
+        one matrix product per chunk then gives the logits.
+        """
         p, k, m = self.p, self.k, self.m
         UT = np.ascontiguousarray(self.U.transpose(1, 2, 0))  # (k, p, m)
+        U_last = UT[k - 1]  # (p, m): the contribution of a_k
         last = np.arange(p, dtype=np.int64)
-        Z = np.empty((min(per, max(count, 1)), p, m))  # (P, p, m) pre-activations
-        scratch = np.empty_like(Z)
+        P_max = min(per, max(count, 1))
+        Z = np.empty((P_max, p, m))  # (P, p, m) pre-activations, then activations
+        fit = max(1, _BLOCK_BYTES // (8 * m))  # rows of z per element-wise block
+        G = fit // p  # whole prefixes per block (0: split each prefix into blocks of `fit`)
+        scratch = np.empty((min(G, P_max), p, m) if G else (fit, m))
         for lo in range(first, first + count, per):
             P = min(per, first + count - lo)
             prefixes = lex_digits(lo, lo + P, p=p, n_digits=k - 1)  # (P, k-1)
@@ -256,15 +307,28 @@ class PolyNet:
             for j in range(1, k - 1):
                 S = S + UT[j][prefixes[:, j]]
             z = Z[:P]
-            np.add(S[:, None, :], UT[k - 1][None, :, :], out=z)
-            _power_inplace(z, k, scratch[:P])
+            if G:
+                for g0 in range(0, P, G):
+                    block = z[g0 : g0 + G]  # (G', p, m)
+                    np.add(S[g0 : g0 + G, None, :], U_last[None, :, :], out=block)
+                    _power_inplace(block, k, scratch[: len(block)])
+            else:
+                for q in range(P):
+                    for a0 in range(0, p, fit):
+                        block = z[q, a0 : a0 + fit]  # (rows, m)
+                        np.add(S[q], U_last[a0 : a0 + fit], out=block)
+                        _power_inplace(block, k, scratch[: len(block)])
             logits = z.reshape(P * p, m) @ self.W  # (P*p, p)
             y = (prefixes.sum(axis=1)[:, None] + last[None, :]) % p
             yield LogitChunk(lo * p, y.reshape(-1), logits)
 
     # --- files (the format of DESIGN.md) -----------------------------------------------------
     def save(self, path: str | os.PathLike[str]) -> Path:
-        """Write U, W, p, k and meta (JSON) to an .npz, atomically: nothing half-written."""
+        """Write U, W, p, k and meta (JSON) to an .npz, atomically: nothing half-written.
+
+        The data go to a temporary file beside the target, which is renamed over it only when
+        complete; on any failure (or interrupt) the temporary file is removed.
+        """
         target = Path(path)
         try:
             meta_json = json.dumps(self.meta, sort_keys=True)
@@ -278,6 +342,8 @@ class PolyNet:
         fd, tmp = -1, ""
         try:
             fd, tmp = tempfile.mkstemp(dir=directory, prefix=f".{target.name}.", suffix=".tmp")
+            # mkstemp creates the file 0600; give it the mode open() would (0666 less umask)
+            os.fchmod(fd, 0o666 & ~_umask())
             with os.fdopen(fd, "wb") as fh:
                 fd = -1
                 np.savez(
@@ -289,49 +355,70 @@ class PolyNet:
                     meta=np.str_(meta_json),
                 )
             os.replace(tmp, target)
-        except OSError as err:
+        except BaseException as err:
             if fd >= 0:
                 os.close(fd)
             if tmp and os.path.exists(tmp):
                 os.unlink(tmp)
-            raise FourierCircuitsError(
-                f"cannot save to {str(target)!r}: {err.strerror or err}"
-            ) from None
+            if isinstance(err, OSError):
+                raise FourierCircuitsError(
+                    f"cannot save to {str(target)!r}: {err.strerror or err}"
+                ) from None
+            raise
         return target
 
     @classmethod
     def load(cls, path: str | os.PathLike[str]) -> PolyNet:
         """Read a network saved in the format of DESIGN.md (allow_pickle=False), validated."""
         source = Path(path)
+        where = f"cannot load {str(source)!r}"
         if not source.is_file():
-            raise FourierCircuitsError(f"cannot load {str(source)!r}: no such file")
+            raise FourierCircuitsError(f"{where}: no such file")
         try:
-            with np.load(source, allow_pickle=False) as data:
-                missing = [key for key in ("U", "W", "p", "k") if key not in data.files]
-                if missing:
+            # open the file here: np.load leaks its own handle when the zip is truncated
+            with open(source, "rb") as fh:
+                data = np.load(fh, allow_pickle=False)
+                if not isinstance(data, np.lib.npyio.NpzFile):  # a bare .npy array
                     raise FourierCircuitsError(
-                        f"{str(source)!r} lacks the arrays {missing}; "
-                        "a network file holds U, W, p, k"
+                        f"{where}: it holds a single .npy array, not an .npz archive"
                     )
-                U, W = data["U"], data["W"]
-                p, k = data["p"], data["k"]
-                meta_raw = str(data["meta"]) if "meta" in data.files else "{}"
+                with data:
+                    missing = [key for key in ("U", "W", "p", "k") if key not in data.files]
+                    if missing:
+                        raise FourierCircuitsError(
+                            f"{where}: it lacks the arrays {missing}; "
+                            "a network file holds U, W, p, k"
+                        )
+                    arrays = {
+                        key: data[key] for key in ("U", "W", "p", "k", "meta") if key in data.files
+                    }
         except FourierCircuitsError:
             raise
-        except (OSError, ValueError, zipfile.BadZipFile, EOFError, KeyError) as err:
-            raise FourierCircuitsError(
-                f"cannot load {str(source)!r}: not a valid .npz ({err})"
-            ) from None
+        except (OSError, ValueError, zipfile.BadZipFile, EOFError, KeyError, zlib.error) as err:
+            raise FourierCircuitsError(f"{where}: not a valid .npz ({err})") from None
+        for key, value in arrays.items():
+            if not isinstance(value, np.ndarray):  # NpzFile returns raw bytes for non-.npy
+                raise FourierCircuitsError(f"{where}: member {key!r} is not a .npy array")
+        U, W, p, k = arrays["U"], arrays["W"], arrays["p"], arrays["k"]
+        meta_raw = str(arrays["meta"]) if "meta" in arrays else "{}"
         try:
             meta = json.loads(meta_raw)
         except json.JSONDecodeError as err:
-            raise FourierCircuitsError(f"{str(source)!r}: meta is not valid JSON ({err})") from None
+            raise FourierCircuitsError(f"{where}: meta is not valid JSON ({err})") from None
         if not isinstance(meta, dict):
-            raise FourierCircuitsError(f"{str(source)!r}: meta must be a JSON object")
-        net = cls(U, W, meta)
-        if np.ndim(p) != 0 or np.ndim(k) != 0 or (int(p), int(k)) != (net.p, net.k):
+            raise FourierCircuitsError(f"{where}: meta must be a JSON object")
+        for name, value in (("p", p), ("k", k)):
+            if np.ndim(value) != 0 or value.dtype.kind not in "iu":
+                raise FourierCircuitsError(
+                    f"{where}: stored {name}={value!r} must be a single integer"
+                )
+        try:
+            net = cls(U, W, meta)
+        except FourierCircuitsError as err:
+            raise FourierCircuitsError(f"{where}: {err}") from None
+        if (int(p), int(k)) != (net.p, net.k):
             raise FourierCircuitsError(
-                f"{str(source)!r}: stored p={p!r}, k={k!r} do not match U of shape {net.U.shape} "
-                "(m, k, p)"
+                f"{where}: stored p={int(p)}, k={int(k)} do not match U of shape "
+                f"{net.U.shape} = (m, k, p)"
             )
         return net

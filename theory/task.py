@@ -152,12 +152,21 @@ def default_chunk_rows(task: Task, width: int, *, budget_bytes: int = 2**23) -> 
 def iter_chunks(task: Task, *, chunk_rows: int | None = None) -> Iterator[tuple[int, IntArray]]:
     """Yield (start, inputs) covering D_p in lexicographic order; inputs: (B, k), B <= chunk_rows.
 
-    Lazy: memory is O(chunk_rows * k) whatever p^k is.
+    Lazy: memory is O(chunk_rows * k) whatever p^k is. The size of D_p and chunk_rows are
+    checked on the call, not when the first chunk is requested.
     """
     require_enumerable(task)
-    rows = default_chunk_rows(task, task.p) if chunk_rows is None else int(chunk_rows)
+    rows = (
+        default_chunk_rows(task, task.p)
+        if chunk_rows is None
+        else _as_int("chunk_rows", chunk_rows)
+    )
     if rows < 1:
         raise FourierCircuitsError(f"chunk_rows={chunk_rows!r} must be a positive integer")
+    return _chunks(task, rows)
+
+
+def _chunks(task: Task, rows: int) -> Iterator[tuple[int, IntArray]]:
     n = task.n_examples
     for start in range(0, n, rows):
         stop = min(start + rows, n)
