@@ -2,6 +2,7 @@
 exact (sympy) proofs about them. Depends on theory only."""
 
 from constructions.analytic import construct
+from constructions.convex import certify_sdp, column_generation, symmetric_q_bound
 from constructions.designs import (
     DESIGNS,
     PhaseDesign,
@@ -25,6 +26,8 @@ __all__ = [
     "DesignProof",
     "ExactMargin",
     "PhaseDesign",
+    "certify_sdp",
+    "column_generation",
     "construct",
     "exact_normalized_margin",
     "expansion_residual",
@@ -34,5 +37,6 @@ __all__ = [
     "lattice_design",
     "paper_design",
     "prove_design",
+    "symmetric_q_bound",
     "unwanted_characters",
 ]

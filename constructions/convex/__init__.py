@@ -1,0 +1,68 @@
+"""The max-margin problem of arXiv 2402.09469 as convex programs (cvxpy): column generation for a
+network that attains a margin (lower bound) and dual certificates that no network does better
+(upper bounds). Depends on theory only; pure (progress through a callback)."""
+
+from constructions.convex.certificates import (
+    Bound,
+    CertifiedBound,
+    SdpCertificate,
+    c_k,
+    certify_sdp,
+    lemma_constant,
+    optimal_symmetric_q,
+    project_to_simplex,
+    sdp_certificate,
+    symmetric_q_bound,
+)
+from constructions.convex.lp import (
+    ColumnGeneration,
+    MasterSolution,
+    column_generation,
+    orbit_network,
+    orbit_neurons,
+    reduced_margin,
+    solve_master,
+    symmetrised_dual,
+)
+from constructions.convex.pricing import (
+    PricingResult,
+    full_rows,
+    price,
+    price_full,
+    random_neurons,
+    reduced_rows,
+    symmetric_multiplier,
+)
+from constructions.convex.solvers import LP_SOLVERS, SDP_SOLVERS, SolveInfo, solve
+
+__all__ = [
+    "LP_SOLVERS",
+    "SDP_SOLVERS",
+    "Bound",
+    "CertifiedBound",
+    "ColumnGeneration",
+    "MasterSolution",
+    "PricingResult",
+    "SdpCertificate",
+    "SolveInfo",
+    "c_k",
+    "certify_sdp",
+    "column_generation",
+    "full_rows",
+    "lemma_constant",
+    "optimal_symmetric_q",
+    "orbit_network",
+    "orbit_neurons",
+    "price",
+    "price_full",
+    "project_to_simplex",
+    "random_neurons",
+    "reduced_margin",
+    "reduced_rows",
+    "sdp_certificate",
+    "solve",
+    "solve_master",
+    "symmetric_multiplier",
+    "symmetric_q_bound",
+    "symmetrised_dual",
+]
