@@ -40,3 +40,15 @@ __all__ = [
     "symmetric_q_bound",
     "unwanted_characters",
 ]
+
+# Training (constructions.trained) imports torch, so its names load on first use (PEP 562).
+_TRAINED = ("TrainConfig", "TrainResult", "train")
+__all__ += list(_TRAINED)
+
+
+def __getattr__(name: str) -> object:
+    if name in _TRAINED:
+        from constructions import trained
+
+        return getattr(trained, name)
+    raise AttributeError(f"module 'constructions' has no attribute {name!r}")

@@ -1,0 +1,43 @@
+"""PyTorch training of the network of eq. 2 of arXiv 2402.09469, measured by the theory module.
+
+The public face is constructions.trained (and constructions itself); see docs/training.md.
+"""
+
+from constructions.training.config import (
+    COVERAGE_CLAIM,
+    DEFAULTS,
+    DEVICES,
+    DTYPES,
+    MARGIN_RATIO_CLAIM,
+    OPTIMIZERS,
+    SINGLE_FREQUENCY_CLAIM,
+    TrainConfig,
+)
+from constructions.training.loop import auto_threads, train
+from constructions.training.result import (
+    HistoryRecord,
+    TrainingDivergedError,
+    TrainingError,
+    TrainingStalledError,
+    TrainResult,
+    measure,
+)
+
+__all__ = [
+    "COVERAGE_CLAIM",
+    "DEFAULTS",
+    "DEVICES",
+    "DTYPES",
+    "MARGIN_RATIO_CLAIM",
+    "OPTIMIZERS",
+    "SINGLE_FREQUENCY_CLAIM",
+    "HistoryRecord",
+    "TrainConfig",
+    "TrainResult",
+    "TrainingDivergedError",
+    "TrainingError",
+    "TrainingStalledError",
+    "auto_threads",
+    "measure",
+    "train",
+]

@@ -1,0 +1,231 @@
+"""train(config): the training loop. Pure: it prints nothing and writes no files; progress goes to
+an optional callback, randomness comes only from config.seed.
+
+Each run: validate and resolve the config; split D_p (numpy Generator(seed)); draw the initial
+weights (torch.Generator(seed), float64 on the CPU, then moved to the device); step the optimiser,
+measuring the network with the theory module every `eval_every` steps; stop when the claims hold
+(`target_ratio`), when the steps are used up, or on a plateau; raise TrainingDivergedError on a
+non-finite loss or weights and TrainingStalledError when the loss does not move.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import os
+import time
+from collections.abc import Callable, Iterator
+
+import numpy as np
+import torch
+from threadpoolctl import threadpool_limits
+
+from constructions.training.config import TrainConfig
+from constructions.training.methods import make_method
+from constructions.training.model import (
+    Batch,
+    data_split,
+    init_weights,
+    make_batch,
+    resolve_device,
+    select,
+    to_polynet,
+    torch_dtype,
+)
+from constructions.training.result import (
+    HistoryRecord,
+    TrainingDivergedError,
+    TrainingStalledError,
+    TrainResult,
+    measure,
+)
+from theory import FourierCircuitsError, PolyNet, Task, gamma_star
+
+#: Problems whose hidden layer (training examples x width) has at most this many entries run
+#: on one thread. Measured on the 2-core reference machine, ms per "margin" step with 1 | 2
+#: threads, one other process running: (13,2) 0.47 | 0.50, (23,2) 0.98 | 1.38, (7,3) 0.86 | 0.82,
+#: (11,3) 4.35 | 4.16, (31,2) 2.7 | 2.9, (17,3) (N m = 1.26e6) 36 | 23. While other processes
+#: load both cores, a second thread made the small problems 5 to 25 times slower (the threads
+#: wait on each other at each of the ~20 small operations of a step). See docs/training.md.
+SINGLE_THREAD_MAX_WORK = 2**19
+#: The loss must fall below this share of its first value within config.stall_steps steps.
+STALL_SHARE = 0.99
+#: A plateau: the best margin ratio grew by less than this over config.patience steps.
+PLATEAU_GAIN = 1e-4
+
+Callback = Callable[[HistoryRecord, int], None]
+
+
+def auto_threads(n_train: int, m: int) -> int:
+    """Threads for a problem: 1 when the (N, m) hidden layer is small, else every usable core."""
+    if n_train * m <= SINGLE_THREAD_MAX_WORK:
+        return 1
+    try:
+        return max(len(os.sched_getaffinity(0)), 1)
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
+@contextlib.contextmanager
+def thread_limit(n: int) -> Iterator[None]:
+    """torch and BLAS (numpy) on n threads inside the block; the previous setting after it."""
+    previous = torch.get_num_threads()
+    torch.set_num_threads(n)
+    try:
+        with threadpool_limits(limits=n):
+            yield
+    finally:
+        torch.set_num_threads(previous)
+
+
+def train(config: TrainConfig, *, callback: Callback | None = None) -> TrainResult:
+    """Train the network of eq. 2 (arXiv 2402.09469) as `config` says; see the module docstring.
+
+    callback(record, total_steps) is called after each measurement (for a progress bar).
+    """
+    cfg = config.resolved()
+    task = Task(cfg.p, cfg.k)
+    device = resolve_device(cfg.device)
+    dtype = torch_dtype(cfg.dtype)
+    train_inputs, test_inputs = data_split(
+        task, cfg.train_fraction, np.random.default_rng(cfg.seed)
+    )
+    assert cfg.width is not None and cfg.steps is not None
+    threads = cfg.threads or auto_threads(len(train_inputs), cfg.width)
+    with thread_limit(threads):
+        return _train(cfg, task, device, dtype, train_inputs, test_inputs, threads, callback)
+
+
+def _train(
+    cfg: TrainConfig,
+    task: Task,
+    device: torch.device,
+    dtype: torch.dtype,
+    train_inputs: np.ndarray,
+    test_inputs: np.ndarray,
+    threads: int,
+    callback: Callback | None,
+) -> TrainResult:
+    assert cfg.width is not None and cfg.steps is not None
+    generator = torch.Generator().manual_seed(cfg.seed)
+    U0, W0 = init_weights(cfg.width, task.k, task.p, scale=cfg.init_scale, generator=generator)
+    data = make_batch(train_inputs, task.p, device=device, dtype=dtype)
+    U, W = U0.to(device, dtype), W0.to(device, dtype)
+    method = make_method(U, W, cfg, gamma_star=gamma_star(task.p, task.k), generator=generator)
+    initial = _snapshot(method.U, method.W, cfg, step=0, history=())
+    batches = _batches(data, cfg.batch_size, generator)
+
+    history: list[HistoryRecord] = []
+    start = time.perf_counter()
+    first_loss = last_loss = math.nan
+    best_loss = math.inf
+    best_ratio, best_ratio_step = -math.inf, 0
+    stop_reason = "steps"
+
+    def record(step: int, net: PolyNet) -> HistoryRecord:
+        rec = measure(
+            net,
+            train_inputs,
+            test_inputs,
+            step=step,
+            seconds=time.perf_counter() - start,
+            loss=last_loss,
+            lr=method.lr(max(step - 1, 0)),
+        )
+        history.append(rec)
+        if callback is not None:
+            callback(rec, cfg.steps or 0)
+        return rec
+
+    step = 0
+    record(0, initial)
+    while step < cfg.steps:
+        last_loss = method.step(step, next(batches))
+        step += 1
+        if not math.isfinite(last_loss):
+            raise TrainingDivergedError(
+                f"the loss became {last_loss} at step {step} ({cfg.optimizer}, lr "
+                f"{method.lr(step - 1):.3g}); lower --lr (now {cfg.lr}) or --init-scale (now "
+                f"{cfg.init_scale}), or use the default optimizer 'margin', which keeps the norm "
+                "fixed and cannot diverge this way",
+                step=step,
+                history=tuple(history),
+            )
+        if step == 1:
+            first_loss = last_loss
+        best_loss = min(best_loss, last_loss)
+        if step == cfg.stall_steps and not best_loss < STALL_SHARE * first_loss:
+            raise TrainingStalledError(
+                f"training stalled: the loss stayed at {best_loss:.6g} (first {first_loss:.6g}) "
+                f"for {step} steps ({cfg.optimizer}); the z^k activation has a flat saddle at "
+                f"theta = 0, so a small initialisation (--init-scale {cfg.init_scale}) or "
+                f"learning rate (--lr {cfg.lr}) learns nothing: raise them",
+                step=step,
+                history=tuple(history),
+            )
+        if step % cfg.eval_every and step != cfg.steps:
+            continue
+        rec = record(step, _snapshot(method.U, method.W, cfg, step=step, history=history))
+        if cfg.target_ratio is not None and rec.claims_hold(cfg.target_ratio):
+            stop_reason = "target"
+            break
+        if rec.margin_ratio >= best_ratio + PLATEAU_GAIN:
+            best_ratio, best_ratio_step = rec.margin_ratio, step
+        elif step - best_ratio_step >= cfg.patience:
+            stop_reason = "plateau"
+            break
+    net = _snapshot(method.U, method.W, cfg, step=step, history=history)  # = history[-1]'s
+    return TrainResult(
+        config=cfg,
+        initial=initial,
+        net=net.with_meta(**_meta(cfg, step, stop_reason, threads)),
+        history=tuple(history),
+        stop_reason=stop_reason,
+        steps=step,
+        seconds=time.perf_counter() - start,
+        threads=threads,
+    )
+
+
+def _snapshot(
+    U: torch.Tensor,
+    W: torch.Tensor,
+    cfg: TrainConfig,
+    *,
+    step: int,
+    history: list[HistoryRecord] | tuple[HistoryRecord, ...],
+) -> PolyNet:
+    """The weights as a theory.PolyNet; non-finite weights are a divergence."""
+    try:
+        return to_polynet(U, W)
+    except FourierCircuitsError as err:
+        raise TrainingDivergedError(
+            f"the weights became non-finite by step {step} ({cfg.optimizer}): {err}; lower --lr "
+            "or use the default optimizer 'margin'",
+            step=step,
+            history=tuple(history),
+        ) from None
+
+
+def _batches(data: Batch, batch_size: int | None, generator: torch.Generator) -> Iterator[Batch]:
+    """The full batch forever, or mini-batches of a fresh random permutation each epoch."""
+    n = len(data)
+    if batch_size is None or batch_size >= n:
+        while True:
+            yield data
+    while True:
+        order = torch.randperm(n, generator=generator).to(data.labels.device)
+        for lo in range(0, n, batch_size):
+            yield select(data, order[lo : lo + batch_size])
+
+
+def _meta(cfg: TrainConfig, steps: int, stop_reason: str, threads: int) -> dict[str, object]:
+    return {
+        "made_by": "constructions.trained.train",
+        "optimizer": cfg.optimizer,
+        "seed": cfg.seed,
+        "steps": steps,
+        "stop_reason": stop_reason,
+        "threads": threads,
+        "config": cfg.as_dict(),
+    }

@@ -1,0 +1,257 @@
+"""The three optimisers, each one step at a time on the weights U: (m, k, p), W: (m, p).
+
+"margin" -- the default, the fastest to the maximum margin (measured: benchmarks/bench_train.py).
+    Minimise the cross-entropy of the normalized network at a fixed logit scale s = T / gamma*,
+        L(theta) = CE( s f(theta / ||theta||_{2,k+1}) ),  kept on the sphere ||theta||_{2,k+1} = 1,
+    with Adam (betas 0.9, 0.98), a projection back to the sphere after each step and a learning
+    rate halved every `lr_half_life` steps. Why the minimiser is a max-margin network, for every s
+    (prime p, m >= the width bound): the pair margins g(a, c) = f[y] - f[c] of a unit network have
+    mean E[g] = E_a[g'] <= gamma* (the class-weighted bound, Lemmas F.5-F.8 of arXiv 2402.09469);
+    CE is a convex function of the vector of all g that is invariant under the affine maps
+    a -> u a + t of Z_p^k (u a unit), which act on networks without changing the norm and permute
+    the pairs (a, c) transitively; so by Jensen CE(g) >= CE(mean(g) 1) >= CE(gamma* 1), with
+    equality at a max-margin network with every example on the margin and all wrong labels tied
+    (App. G). s only sets the conditioning: at the optimum every logit gap is T.
+    The loss is reported as CE / CE*, CE* = log(1 + (p-1) e^-T) its value at a max-margin
+    network, so it is >= 1 and tends to 1 (and its gradient does not shrink like e^-T).
+    Birth-death (after Rotskoff, Jelassi, Bruna, Vanden-Eijnden, NeurIPS 2019): every
+    `split_every` steps until `split_until`, if the lightest neuron carries less than
+    SPLIT_LIGHT_SHARE of an average neuron's ||theta_i||^(k+1), or if the excess loss CE/CE* - 1
+    is above SPLIT_LOSS_GAP and stopped shrinking, the lightest neuron is removed and the
+    heaviest split into two halves (each scaled by 2^(-1/(k+1)), which leaves f unchanged by
+    homogeneity) plus a small random perturbation. At the paper's width the neurons are only
+    just enough: without this, descent keeps the random share of neurons per frequency it starts
+    with, and a frequency with too few neurons cannot form cos(x_1 + ... + x_k - y) (measured
+    with split_every=0: (13, 2) seeds 0 and 1 stop on a plateau at margin ratio 0.958, 0.940).
+"gd" -- Morwani et al. (arXiv 2311.07568): full-batch gradient descent on
+        CE( f(theta) ) + lambda ||theta||_{2,k+1}^r    (r = k + 1: lambda sum_i ||theta_i||^(k+1)),
+    learning rate lr doubled at steps 1000, 2000, ..., 10000.
+"adamw" -- App. J.1 of arXiv 2402.09469: torch.optim.AdamW, betas (0.9, 0.98), decoupled weight
+    decay lambda, linear warm-up over the first 10 steps.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch.nn import functional
+
+from constructions.training.config import TrainConfig
+from constructions.training.model import Batch, logits, neuron_norms_sq, norm_power
+
+#: Adam's betas for "margin": the paper's AdamW betas (App. J.1), used unchanged.
+BETAS = (0.9, 0.98)
+#: Adam's epsilon, in units of the normalized loss CE / CE*. Where the gradient's running RMS
+#: falls below it (near the optimum), Adam turns into momentum SGD with step lr / ADAM_EPS, which
+#: converges smoothly instead of hovering at Adam's noise floor. Measured at T = 20 on (7, 3) and
+#: (11, 3), seeds 0-2 (steps to margin ratio 0.99): 0.03 -> 5000-5850, 0.1 -> 2350-5150,
+#: 0.3 -> 2050-3350, 1 -> 2750-14150, 3 -> mostly not within 20000.
+ADAM_EPS = 0.3
+#: The lr of "margin" never falls below this share of its initial value.
+LR_FLOOR = 1e-3
+#: Relative size of the perturbation that separates the two halves of a split neuron
+#: (measured as for ADAM_EPS: 0.002 and 0.01 slower than 0.05, 0.1 best, 0.2 one slow seed).
+SPLIT_NOISE = 0.1
+#: Birth-death only when the excess loss CE / CE* - 1 is above this ...
+SPLIT_LOSS_GAP = 0.01
+#: ... and shrank by less than this share since the previous check.
+SPLIT_STALL = 0.1
+#: ... or when the lightest neuron carries less than this share of an average neuron (its
+#: removal then costs the margin little).
+SPLIT_LIGHT_SHARE = 0.25
+#: "gd": the steps at which Morwani et al. double the learning rate.
+GD_DOUBLING_EVERY = 1000
+GD_DOUBLINGS = 10
+#: "adamw": linear warm-up steps (App. J.1).
+ADAMW_WARMUP = 10
+
+
+class Method:
+    """One optimiser: step(t, batch) updates U and W in place and returns the objective."""
+
+    def __init__(self, U: torch.Tensor, W: torch.Tensor, config: TrainConfig) -> None:
+        self.U = U.requires_grad_(True)
+        self.W = W.requires_grad_(True)
+        self.config = config
+        self.k = int(U.shape[1])
+
+    def lr(self, t: int) -> float:
+        raise NotImplementedError
+
+    def step(self, t: int, batch: Batch) -> float:
+        raise NotImplementedError
+
+    def _backward(self, loss: torch.Tensor) -> float:
+        self.U.grad = None
+        self.W.grad = None
+        loss.backward()
+        return float(loss.detach())
+
+
+class MarginMethod(Method):
+    """Adam on the unit sphere, cross-entropy at logit scale T / gamma*, birth-death."""
+
+    def __init__(
+        self,
+        U: torch.Tensor,
+        W: torch.Tensor,
+        config: TrainConfig,
+        *,
+        gamma_star: float,
+        generator: torch.Generator,
+    ) -> None:
+        super().__init__(U, W, config)
+        self.scale = config.temperature / gamma_star  # s: logit gap T at the max-margin network
+        # CE at the max-margin network (every wrong-label gap equal to T): the minimum of the
+        # loss on the sphere, so loss / optimum >= 1 (module docstring) and its gradient does
+        # not shrink like e^-T (which would put it below Adam's epsilon for large T)
+        p = int(U.shape[2])
+        self.optimum = math.log1p((p - 1) * math.exp(-config.temperature))
+        self.generator = generator
+        self.moments = {
+            name: (torch.zeros_like(x), torch.zeros_like(x)) for name, x in self.params.items()
+        }
+        self.last_excess = math.inf  # loss - 1 at the previous birth-death check
+        self._project()
+
+    @property
+    def params(self) -> dict[str, torch.Tensor]:
+        return {"U": self.U, "W": self.W}
+
+    def lr(self, t: int) -> float:
+        half_life = self.config.lr_half_life or 1
+        assert self.config.lr is not None
+        return self.config.lr * max(0.5 ** (t / half_life), LR_FLOOR)
+
+    def step(self, t: int, batch: Batch) -> float:
+        # f(theta / ||theta||) = f(theta) / ||theta||^(k+1) by (k+1)-homogeneity
+        z = logits(self.U, self.W, batch) * (self.scale / norm_power(self.U, self.W))
+        value = self._backward(functional.cross_entropy(z, batch.labels) / self.optimum)
+        b1, b2 = BETAS
+        lr = self.lr(t)
+        with torch.no_grad():
+            for name, x in self.params.items():
+                g = x.grad
+                assert g is not None
+                m1, m2 = self.moments[name]
+                m1.lerp_(g, 1 - b1)
+                m2.mul_(b2).addcmul_(g, g, value=1 - b2)
+                # torch.optim.Adam's update, bias-corrected
+                denom = (m2 / (1 - b2 ** (t + 1))).sqrt_().add_(ADAM_EPS)
+                x.addcdiv_(m1, denom, value=-lr / (1 - b1 ** (t + 1)))
+            self._project()
+            every, until = self.config.split_every or 0, self.config.split_until or 0
+            if every and (t + 1) % every == 0 and t + 1 < until:
+                stalled = self._stalled(value)  # called at every check: it tracks the excess
+                if stalled or self._lightest_share() < SPLIT_LIGHT_SHARE / self.U.shape[0]:
+                    self._split()
+        return value
+
+    def _lightest_share(self) -> float:
+        """min_i ||theta_i||^(k+1) / sum_i ||theta_i||^(k+1): the share of the network that
+        removing the lightest neuron loses (by homogeneity)."""
+        mass = neuron_norms_sq(self.U, self.W).pow((self.k + 1) / 2)
+        return float(mass.min() / mass.sum())
+
+    def _stalled(self, loss: float) -> bool:
+        """At a birth-death check: is descent stuck above the optimum? The excess loss - 1 (the
+        loss is CE / CE*, 1 at a max-margin network) must exceed SPLIT_LOSS_GAP and have shrunk
+        by less than SPLIT_STALL since the previous check; the check after a split never splits
+        (the excess jumps when a neuron is removed and needs time to recover)."""
+        excess, previous = loss - 1.0, self.last_excess
+        self.last_excess = excess
+        stalled = excess > SPLIT_LOSS_GAP and excess > (1.0 - SPLIT_STALL) * previous
+        if stalled:
+            self.last_excess = math.inf
+        return stalled
+
+    def _project(self) -> None:
+        """theta <- theta / ||theta||_{2,k+1}."""
+        with torch.no_grad():
+            r = norm_power(self.U, self.W) ** (1.0 / (self.k + 1))
+            self.U.div_(r)
+            self.W.div_(r)
+
+    def _split(self) -> None:
+        """Birth-death: the lightest neuron becomes a perturbed copy of the heaviest, and both
+        halves carry half the heaviest neuron's ||theta_i||^(k+1) (logits unchanged)."""
+        norms = neuron_norms_sq(self.U, self.W)
+        heavy, light = int(torch.argmax(norms)), int(torch.argmin(norms))
+        if heavy == light:
+            return
+        half = 2.0 ** (-1.0 / (self.k + 1))
+        for name, x in self.params.items():
+            x[heavy] *= half
+            noise = torch.randn(x[heavy].shape, generator=self.generator, dtype=torch.float64)
+            size = SPLIT_NOISE * float(x[heavy].norm()) / math.sqrt(x[heavy].numel())
+            x[light] = x[heavy] + size * noise.to(x.device, x.dtype)
+            for moment in self.moments[name]:
+                moment[light] = moment[heavy]
+        self._project()
+
+
+class GradientDescent(Method):
+    """Full-batch (or mini-batch) gradient descent on CE + lambda ||theta||_{2,k+1}^r with
+    Morwani et al.'s doubling schedule."""
+
+    def lr(self, t: int) -> float:
+        assert self.config.lr is not None
+        return self.config.lr * 2.0 ** min(t // GD_DOUBLING_EVERY, GD_DOUBLINGS)
+
+    def step(self, t: int, batch: Batch) -> float:
+        lam = self.config.weight_decay or 0.0
+        r = self.config.reg_power or (self.k + 1)
+        # ||theta||_{2,k+1}^r = (sum_i ||theta_i||^(k+1))^(r/(k+1))
+        penalty = norm_power(self.U, self.W) ** (r / (self.k + 1))
+        loss = functional.cross_entropy(logits(self.U, self.W, batch), batch.labels) + lam * penalty
+        value = self._backward(loss)
+        lr = self.lr(t)
+        with torch.no_grad():
+            for x in (self.U, self.W):
+                assert x.grad is not None
+                x.add_(x.grad, alpha=-lr)
+        return value
+
+
+class AdamWMethod(Method):
+    """torch.optim.AdamW with the paper's betas and a linear warm-up (App. J.1)."""
+
+    def __init__(self, U: torch.Tensor, W: torch.Tensor, config: TrainConfig) -> None:
+        super().__init__(U, W, config)
+        assert config.lr is not None
+        self.optimizer = torch.optim.AdamW(
+            [self.U, self.W],
+            lr=config.lr,
+            betas=BETAS,
+            weight_decay=config.weight_decay or 0.0,
+            foreach=False,
+        )
+
+    def lr(self, t: int) -> float:
+        assert self.config.lr is not None
+        return self.config.lr * min(1.0, (t + 1) / ADAMW_WARMUP)
+
+    def step(self, t: int, batch: Batch) -> float:
+        loss = functional.cross_entropy(logits(self.U, self.W, batch), batch.labels)
+        value = self._backward(loss)
+        for group in self.optimizer.param_groups:
+            group["lr"] = self.lr(t)
+        self.optimizer.step()
+        return value
+
+
+def make_method(
+    U: torch.Tensor,
+    W: torch.Tensor,
+    config: TrainConfig,
+    *,
+    gamma_star: float,
+    generator: torch.Generator,
+) -> Method:
+    """The optimiser named by config.optimizer (config must be resolved)."""
+    if config.optimizer == "margin":
+        return MarginMethod(U, W, config, gamma_star=gamma_star, generator=generator)
+    if config.optimizer == "gd":
+        return GradientDescent(U, W, config)
+    return AdamWMethod(U, W, config)

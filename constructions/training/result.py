@@ -1,0 +1,217 @@
+"""What a training run measures and returns; every number comes from the theory module.
+
+The weights are converted to a float64 theory.PolyNet and measured there: margins by
+theory.margin_report (all of D_p) and theory.margins_from_logits (the training and held-out
+parts), the Fourier statistics by theory.neuron_spectra / fourier_summary, Condition 3.8 by
+theory.condition_3_8. So a saved network, re-measured by the theory module, gives the same numbers.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import numpy as np
+
+from constructions.training.config import (
+    COVERAGE_CLAIM,
+    MARGIN_RATIO_CLAIM,
+    SINGLE_FREQUENCY_CLAIM,
+    TrainConfig,
+)
+from theory import (
+    FourierCircuitsError,
+    PolyNet,
+    condition_3_8,
+    fourier_summary,
+    gamma_star,
+    labels,
+    margin_report,
+    margins_from_logits,
+    neuron_spectra,
+)
+
+
+@dataclass(frozen=True)
+class HistoryRecord:
+    """The network after `step` optimiser steps, measured by the theory module.
+
+    Margins are normalized (divided by ||theta||_{2,k+1}^(k+1), Def 3.4); ratios are to gamma*.
+    normalized_margin / margin_ratio: over all of D_p (what `inspect` of the saved file reports);
+    train_*: over the training part (the same when training on all of D_p).
+    test_accuracy: over the held-out part; None when there is none (train_fraction = 1).
+    Accuracy counts examples with margin g > 0 (a tie counts as wrong). loss: the objective of
+    the last step (for "margin" CE / CE*, which tends to 1); NaN (None in JSON) at step 0.
+    class_weighted_margin: E_{a in D_p}[g'(theta / ||theta||)] (Def 3.6, uniform tau), >= margin;
+    condition_3_8: max over training examples of (g' - g) / max|logit| (0 under Condition 3.8).
+    The Fourier statistics are over the active neurons (theory.active_neurons); the per-neuron
+    lists (all m neurons) are the dominant frequency and the maximum normalized power.
+    """
+
+    step: int
+    seconds: float
+    loss: float
+    lr: float
+    train_accuracy: float
+    test_accuracy: float | None
+    normalized_margin: float
+    margin_ratio: float
+    train_normalized_margin: float
+    train_margin_ratio: float
+    class_weighted_margin: float
+    class_weighted_ratio: float
+    condition_3_8: float
+    norm: float
+    n_active: int
+    frequencies_covered: float
+    missing_frequencies: tuple[int, ...]
+    neurons_per_frequency: tuple[int, ...]
+    max_normalized_power_median: float
+    max_normalized_power_min: float
+    max_phase_residual: float
+    median_phase_residual: float
+    min_amplitude_balance: float
+    median_amplitude_balance: float
+    neuron_dominant: tuple[int, ...]
+    neuron_max_normalized_power: tuple[float, ...]
+
+    def claims_hold(self, target_ratio: float = MARGIN_RATIO_CLAIM) -> bool:
+        """Margin ratio >= target_ratio, every frequency covered, median max normalized power
+        >= SINGLE_FREQUENCY_CLAIM (the claims of Theorem 4.1 as checked on a trained network)."""
+        return not self.failures(target_ratio)
+
+    def failures(self, target_ratio: float = MARGIN_RATIO_CLAIM) -> list[str]:
+        """The checked claims that fail, each named with its measured value."""
+        failed = []
+        if not self.margin_ratio >= target_ratio:
+            failed.append(
+                f"normalized margin >= {target_ratio} gamma* (Theorem 4.1 (i)): "
+                f"margin_ratio = {self.margin_ratio:.6g}"
+            )
+        if not self.frequencies_covered >= COVERAGE_CLAIM:
+            failed.append(
+                "every frequency used by an active neuron (Theorem 4.1 (iii)): missing "
+                f"{list(self.missing_frequencies)}"
+            )
+        if not self.max_normalized_power_median >= SINGLE_FREQUENCY_CLAIM:
+            failed.append(
+                f"median maximum normalized power >= {SINGLE_FREQUENCY_CLAIM} (Theorem 4.1 (ii)): "
+                f"{self.max_normalized_power_median:.6g}"
+            )
+        return failed
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-ready (lists instead of tuples; every float finite or None)."""
+        return {key: _json_ready(value) for key, value in asdict(self).items()}
+
+
+def _json_ready(value: Any) -> Any:
+    if isinstance(value, tuple | list):
+        return [_json_ready(v) for v in value]
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+def measure(
+    net: PolyNet,
+    train_inputs: np.ndarray[Any, Any],
+    test_inputs: np.ndarray[Any, Any],
+    *,
+    step: int,
+    seconds: float,
+    loss: float,
+    lr: float,
+) -> HistoryRecord:
+    """Measure `net` with the theory module (see the module docstring)."""
+    gs = gamma_star(net.p, net.k)
+    report = margin_report(net, workers=1)
+    norm_power = report.norm ** (net.k + 1)
+    if len(train_inputs) == report.n_examples:  # training on all of D_p
+        train_margin, train_accuracy = report.margin, report.n_correct / report.n_examples
+    else:
+        train_margin, train_accuracy = _margin_and_accuracy(net, train_inputs)
+    test_accuracy = _margin_and_accuracy(net, test_inputs)[1] if len(test_inputs) else None
+    spectra = neuron_spectra(net)
+    summary = fourier_summary(net, spectra=spectra)
+    active = spectra.active
+    residual = np.abs(spectra.phase_residual[active])
+    balance = spectra.amplitude_balance[active]
+    return HistoryRecord(
+        step=step,
+        seconds=seconds,
+        loss=loss,
+        lr=lr,
+        train_accuracy=train_accuracy,
+        test_accuracy=test_accuracy,
+        normalized_margin=report.normalized_margin,
+        margin_ratio=report.margin_ratio,
+        train_normalized_margin=train_margin / norm_power,
+        train_margin_ratio=train_margin / norm_power / gs,
+        class_weighted_margin=report.mean_class_weighted,
+        class_weighted_ratio=report.mean_class_weighted / gs,
+        condition_3_8=condition_3_8(net, train_inputs),
+        norm=report.norm,
+        n_active=summary.n_active,
+        frequencies_covered=summary.frequencies_covered,
+        missing_frequencies=summary.missing_frequencies,
+        neurons_per_frequency=summary.neurons_per_frequency,
+        max_normalized_power_median=summary.max_normalized_power_median,
+        max_normalized_power_min=summary.max_normalized_power_min,
+        max_phase_residual=summary.max_phase_residual,
+        median_phase_residual=float(np.median(residual)),
+        min_amplitude_balance=summary.min_amplitude_balance,
+        median_amplitude_balance=float(np.median(balance)),
+        neuron_dominant=tuple(int(z) for z in spectra.dominant),
+        neuron_max_normalized_power=tuple(float(v) for v in spectra.max_normalized_power),
+    )
+
+
+def _margin_and_accuracy(net: PolyNet, inputs: np.ndarray[Any, Any]) -> tuple[float, float]:
+    """(min margin, share with margin > 0) over the given inputs, by theory.margins_from_logits."""
+    g, _ = margins_from_logits(net.logits(inputs), labels(inputs, net.p))
+    return float(g.min()), float(np.count_nonzero(g > 0) / len(g))
+
+
+@dataclass(frozen=True)
+class TrainResult:
+    """A finished run: the resolved config, the initial and final networks (theory.PolyNet,
+    float64), the history of measurements (the last record measures `net`), why it stopped."""
+
+    config: TrainConfig
+    initial: PolyNet
+    net: PolyNet
+    history: tuple[HistoryRecord, ...]
+    stop_reason: str  # "target" (claims held), "steps" (budget used), "plateau" (no progress)
+    steps: int
+    seconds: float
+    threads: int
+
+    @property
+    def final(self) -> HistoryRecord:
+        return self.history[-1]
+
+    def first_reaching(self, ratio: float) -> HistoryRecord | None:
+        """The first measurement with margin_ratio >= ratio (None if none)."""
+        return next((r for r in self.history if r.margin_ratio >= ratio), None)
+
+    def failures(self, target_ratio: float = MARGIN_RATIO_CLAIM) -> list[str]:
+        return self.final.failures(target_ratio)
+
+
+class TrainingError(FourierCircuitsError):
+    """Training stopped without a usable network; `history` holds what was measured before."""
+
+    def __init__(self, message: str, *, step: int, history: tuple[HistoryRecord, ...]) -> None:
+        super().__init__(message)
+        self.step = step
+        self.history = history
+
+
+class TrainingDivergedError(TrainingError):
+    """The loss or the weights became non-finite."""
+
+
+class TrainingStalledError(TrainingError):
+    """The loss did not fall by 1% within `stall_steps` steps."""

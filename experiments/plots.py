@@ -1,0 +1,187 @@
+"""Figures of a training run (matplotlib, Agg backend, PNG), each written atomically.
+
+- margin_ratio.png: normalized margin / gamma* over training, with gamma* (ratio 1) and the
+  claimed 0.99 as reference lines (Theorem 4.1 (i));
+- power_heatmap.png: neurons x frequencies, each neuron's share of Fourier power per frequency
+  (one-sided, +-zeta folded, summed over its k+1 vectors) at initialisation and at the end;
+- neuron_cosines.png: the heaviest neurons' weights u_1..u_k, w against a, with the fitted
+  cosines A cos(phi + 2 pi zeta a / p) (the paper's Fig. 1; Theorem 4.1 (ii));
+- neurons_per_frequency.png: active neurons per dominant frequency, trained and analytic.
+Uses matplotlib's object interface (Figure + FigureCanvasAgg), not pyplot: no global state.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import numpy as np
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+
+from constructions.trained import MARGIN_RATIO_CLAIM, TrainResult
+from theory import FourierCircuitsError, PolyNet, neuron_spectra
+
+#: How many neurons neuron_cosines.png shows.
+COSINE_NEURONS = 4
+
+
+def _file_mode() -> int:
+    """The mode open() gives a new file: 0666 less the umask (read from /proc where possible,
+    so the process umask is never changed), 0644 elsewhere."""
+    try:
+        with open("/proc/self/status") as fh:
+            for line in fh:
+                if line.startswith("Umask:"):
+                    return 0o666 & ~int(line.split()[1], 8)
+    except OSError:
+        pass
+    return 0o644
+
+
+def write_atomic(target: Path, data: bytes) -> Path:
+    """Write data to target atomically: a temporary file beside it, renamed over it only when
+    complete, so a reader never sees half a file; on failure the temporary file is removed."""
+    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+        os.chmod(tmp, _file_mode())
+        os.replace(tmp, target)
+    except BaseException as err:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        if isinstance(err, OSError):
+            raise FourierCircuitsError(f"cannot write {str(target)!r}: {err}") from None
+        raise
+    return target
+
+
+def save_figure(fig: Figure, target: Path) -> Path:
+    """Write fig as PNG to target atomically."""
+    FigureCanvasAgg(fig)
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=110)
+    return write_atomic(target, buffer.getvalue())
+
+
+def margin_ratio_figure(result: TrainResult) -> Figure:
+    steps = [r.step for r in result.history]
+    ratio = [r.margin_ratio for r in result.history]
+    fig = Figure(figsize=(6.4, 4.0))
+    ax = fig.add_subplot()
+    ax.plot(steps, ratio, label="normalized margin / gamma* (all of D_p)")
+    ax.plot(
+        steps,
+        [r.class_weighted_ratio for r in result.history],
+        linestyle="--",
+        label="class-weighted margin / gamma*",
+    )
+    if result.config.train_fraction < 1:
+        ax.plot(steps, [r.train_margin_ratio for r in result.history], label="training part")
+    ax.axhline(1.0, color="black", linewidth=1, label="gamma* (Theorem 4.1)")
+    ax.axhline(MARGIN_RATIO_CLAIM, color="grey", linewidth=1, linestyle=":", label="claim")
+    ax.set_ylim(max(min(ratio), -0.25), 1.05)
+    ax.set_xlabel("step")
+    ax.set_ylabel("ratio to gamma*")
+    cfg = result.config
+    ax.set_title(f"p={cfg.p}, k={cfg.k}, m={cfg.width}, {cfg.optimizer}, seed {cfg.seed}")
+    ax.legend(loc="lower right", fontsize="small")
+    fig.tight_layout()
+    return fig
+
+
+def _power_shares(net: PolyNet) -> tuple[np.ndarray, np.ndarray]:
+    """(m, (p+1)/2) each neuron's share of power per frequency, and its dominant frequency."""
+    spectra = neuron_spectra(net)
+    power = spectra.power.sum(axis=1)  # (m, h+1) summed over the k+1 vectors
+    total = power.sum(axis=1, keepdims=True)
+    return np.divide(power, total, out=np.zeros_like(power), where=total > 0), spectra.dominant
+
+
+def power_heatmap_figure(result: TrainResult) -> Figure:
+    final, dominant = _power_shares(result.net)
+    start, _ = _power_shares(result.initial)
+    order = np.argsort(dominant, kind="stable")  # neurons grouped by final frequency
+    fig = Figure(figsize=(8.0, 4.8))
+    axes = fig.subplots(1, 2, sharey=True)
+    for ax, shares, title in ((axes[0], start, "initialisation"), (axes[1], final, "end")):
+        image = ax.imshow(shares[order], aspect="auto", interpolation="nearest", vmin=0, vmax=1)
+        ax.set_title(title)
+        ax.set_xlabel("frequency zeta (0 = constant)")
+    axes[0].set_ylabel("neuron (sorted by final dominant frequency)")
+    fig.suptitle("each neuron's share of Fourier power per frequency (u_1..u_k and w)")
+    fig.colorbar(image, ax=list(axes), shrink=0.8)
+    return fig
+
+
+def neuron_cosines_figure(result: TrainResult) -> Figure:
+    net = result.net
+    spectra = neuron_spectra(net)
+    chosen = np.argsort(-spectra.norms, kind="stable")[:COSINE_NEURONS]
+    a = np.arange(net.p)
+    grid = np.linspace(0, net.p - 1, 200)
+    names = [f"u_{j + 1}" for j in range(net.k)] + ["w"]
+    vectors = np.concatenate([net.U, net.W[:, None, :]], axis=1)  # (m, k+1, p)
+    fig = Figure(figsize=(3.2 * len(chosen), 3.2))
+    axes = np.atleast_1d(fig.subplots(1, len(chosen)))
+    for ax, i in zip(axes, chosen, strict=True):
+        zeta = int(spectra.dominant[i])
+        for v, name in enumerate(names):
+            (line,) = ax.plot(a, vectors[i, v], "o", markersize=3, label=name)
+            amp, phi = spectra.amplitudes[i, v], spectra.phases[i, v]
+            # A cos(phi + 2 pi zeta a / p), the cosine with the neuron's DFT coefficient at zeta
+            fitted = amp * np.cos(phi + 2 * np.pi * zeta * grid / net.p) if zeta else 0 * grid
+            ax.plot(grid, fitted, color=line.get_color(), linewidth=1)
+        ax.set_title(
+            f"neuron {i}: zeta={zeta}, power {spectra.max_normalized_power[i]:.3f}",
+            fontsize="small",
+        )
+        ax.set_xlabel("a")
+    axes[0].legend(fontsize="x-small")
+    fig.tight_layout()
+    return fig
+
+
+def neurons_per_frequency_figure(result: TrainResult, analytic: PolyNet | None) -> Figure:
+    final = result.final
+    h = (result.config.p - 1) // 2
+    zetas = np.arange(1, h + 1)
+    fig = Figure(figsize=(6.4, 3.6))
+    ax = fig.add_subplot()
+    counts = np.array(final.neurons_per_frequency[1:])
+    ax.bar(zetas - 0.2, counts, width=0.4, label=f"trained (m={result.config.width})")
+    if analytic is not None:
+        shares = neuron_spectra(analytic).dominant
+        ax.bar(
+            zetas + 0.2,
+            np.bincount(shares, minlength=h + 1)[1:],
+            width=0.4,
+            label=f"analytic (m={analytic.m})",
+        )
+    ax.set_xticks(zetas)
+    ax.set_xlabel("frequency zeta")
+    ax.set_ylabel("active neurons")
+    ax.legend(fontsize="small")
+    fig.tight_layout()
+    return fig
+
+
+def save_training_plots(
+    result: TrainResult, directory: Path, *, analytic: PolyNet | None = None
+) -> list[Path]:
+    """Write the four figures of the module docstring into `directory`; returns their paths."""
+    figures: list[tuple[str, Callable[[], Figure]]] = [
+        ("margin_ratio.png", lambda: margin_ratio_figure(result)),
+        ("power_heatmap.png", lambda: power_heatmap_figure(result)),
+        ("neuron_cosines.png", lambda: neuron_cosines_figure(result)),
+        ("neurons_per_frequency.png", lambda: neurons_per_frequency_figure(result, analytic)),
+    ]
+    return [save_figure(make(), directory / name) for name, make in figures]
