@@ -1,0 +1,204 @@
+"""`fourier-circuits verify [--out DIR] [--quick] [--force]`: the main job.
+
+Checks every claim of arXiv 2402.09469 on a default grid (experiments.verify.plan), each by the
+routes that apply: symbolic (exact arithmetic, sympy), constructive (brute force over D_p), convex
+(cvxpy brackets never told gamma*), empirical (training), and negative controls that every
+checker must reject. Writes DIR/report.md, DIR/results.json and DIR/figures/*.png, all at once:
+the run works in a hidden directory beside DIR and renames it into place only when complete, so an
+interrupted run leaves no half report. Exit 0 when every claim held, 1 naming the failed ones.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import os
+import shlex
+import shutil
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from functools import partial
+from pathlib import Path
+
+from experiments.outcome import Outcome
+from experiments.plots import save_figure, write_atomic
+from experiments.provenance import versions
+from experiments.verify import checks as steps
+from experiments.verify.claims import CLAIMS, Check
+from experiments.verify.plan import DEFAULT_PLAN, QUICK_PLAN, VerifyPlan
+from experiments.verify.report import failed_claims, gamma_star_figure, markdown, results, verdicts
+from theory import FourierCircuitsError
+
+NAME = "verify"
+HELP = "the main job: check every claim of the paper by independent routes and write a report"
+
+#: Figures a training run writes, with their captions in the report.
+TRAINING_FIGURES = {
+    "margin_ratio.png": "margin ratio over training, gamma* as the reference (Thm 4.1 (i))",
+    "neuron_cosines.png": "trained neurons and their fitted cosines (the paper's Fig. 1)",
+    "power_heatmap.png": "neurons x frequencies power at initialisation and at the end",
+    "neurons_per_frequency.png": "neurons per frequency, trained and analytic (Thm 4.1 (iii))",
+}
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--out", metavar="DIR", default="verify-report", help="report directory (verify-report)"
+    )
+    parser.add_argument("--quick", action="store_true", help="a smaller grid (under 2 minutes)")
+    parser.add_argument("--force", action="store_true", help="replace a non-empty DIR")
+    parser.add_argument("--seed", type=int, default=0, help="seed of every randomised route")
+
+
+def require_out_dir(path: str, *, force: bool) -> Path:
+    """Check, before any work, that DIR can be written: refuse a non-empty DIR without force."""
+    target = Path(path)
+    if target.exists() and not target.is_dir():
+        raise FourierCircuitsError(f"--out {path!r} exists and is not a directory")
+    if target.is_dir() and any(target.iterdir()) and not force:
+        raise FourierCircuitsError(f"--out {path!r} is not empty; pass --force to replace it")
+    parent = target.resolve().parent
+    if not parent.is_dir():
+        raise FourierCircuitsError(f"--out {path!r}: directory {str(parent)!r} does not exist")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise FourierCircuitsError(f"--out {path!r}: directory {str(parent)!r} is not writable")
+    return target
+
+
+def _publish(work: Path, target: Path) -> None:
+    """Move the finished work directory to target, replacing what was there (--force)."""
+    if target.exists():
+        trash = Path(tempfile.mkdtemp(dir=target.resolve().parent, prefix=f".{target.name}.old-"))
+        os.replace(target, trash / "old")
+        os.replace(work, target)
+        shutil.rmtree(trash, ignore_errors=True)
+    else:
+        os.replace(work, target)
+
+
+def _steps(plan: VerifyPlan, work: Path) -> list[tuple[str, Callable[[], list[Check]]]]:
+    """(description, step) for every check of the plan, cheapest routes first."""
+    seed = plan.seed
+    todo: list[tuple[str, Callable[[], list[Check]]]] = []
+    for k in plan.design_orders:
+        todo.append((f"exact proof of every phase design, k={k}", partial(steps.design_checks, k)))
+    for p, k in plan.exact:
+        todo.append((f"exact margin p={p}, k={k}", partial(steps.exact_checks, p, k)))
+    for p, k in plan.brute_force:
+        todo.append((f"construction p={p}, k={k}", partial(steps.brute_force_checks, p, k)))
+    for p, k in plan.convex:
+        todo.append((f"convex bracket p={p}, k={k}", partial(steps.convex_checks, p, k, seed)))
+    for p, k in plan.trained:
+        run_dir = work / "runs" / f"train_p{p}_k{k}"
+        todo.append((f"training p={p}, k={k}", partial(steps.trained_checks, p, k, seed, run_dir)))
+    todo.append(("negative controls", partial(steps.control_checks, seed)))
+    return todo
+
+
+def _collect_figures(work: Path, checks: list[Check]) -> list[tuple[str, str]]:
+    """Move the training runs' figures into figures/ and draw the gamma* figure."""
+    figures_dir = work / "figures"
+    figures_dir.mkdir()
+    figures: list[tuple[str, str]] = []
+    fig = gamma_star_figure(checks)
+    if fig is not None:
+        save_figure(fig, figures_dir / "gamma_star.png")
+        figures.append(("gamma_star.png", "gamma*(p, k): closed form and every route's value"))
+    runs = work / "runs"
+    for run in sorted(runs.iterdir()) if runs.is_dir() else []:
+        for name, caption in TRAINING_FIGURES.items():
+            source = run / name
+            if source.is_file():
+                target = f"{run.name}_{name}"
+                os.replace(source, figures_dir / target)
+                figures.append((target, f"{run.name.replace('_', ' ')}: {caption}"))
+    return figures
+
+
+def _command_line(args: argparse.Namespace) -> str:
+    """The command line that reproduces this run."""
+    argv = ["fourier-circuits", "verify", "--out", str(args.out), "--seed", str(args.seed)]
+    return shlex.join(argv + ["--quick"] * args.quick + ["--force"] * args.force)
+
+
+def _progress(i: int, n: int, what: str, seconds: float, found: list[Check]) -> None:
+    held = "ok" if all(c.holds for c in found) else "FAILED"
+    print(f"verify [{i}/{n}] {what}: {held} ({seconds:.1f} s)", file=sys.stderr, flush=True)
+
+
+def run(args: argparse.Namespace) -> Outcome:
+    target = require_out_dir(args.out, force=args.force)
+    base = QUICK_PLAN if args.quick else DEFAULT_PLAN
+    plan = VerifyPlan(**{**base.__dict__, "seed": args.seed})
+    started = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M:%S")
+    start = time.perf_counter()
+    work = Path(tempfile.mkdtemp(dir=target.resolve().parent, prefix=f".{target.name}.tmp-"))
+    try:
+        todo = _steps(plan, work)
+        checks: list[Check] = []
+        for i, (what, step) in enumerate(todo, 1):
+            t0 = time.perf_counter()
+            new = step()
+            checks += new
+            _progress(i, len(todo), what, time.perf_counter() - t0, new)
+        figures = _collect_figures(work, checks)
+        meta = {
+            "command": _command_line(args),
+            "plan_name": "quick" if args.quick else "default",
+            "plan": plan.__dict__,
+            "seed": plan.seed,
+            "started": started,
+            "seconds": time.perf_counter() - start,
+            "versions": versions(),
+        }
+        data = results(checks, meta)
+        report = markdown(checks, meta, figures)
+        write_atomic(work / "report.md", report.encode())
+        write_atomic(work / "results.json", _dumps(data))
+        _publish(work, target)
+    finally:
+        if work.exists():
+            shutil.rmtree(work, ignore_errors=True)
+    found = verdicts(checks)
+    summary = {
+        "ok": data["ok"],
+        "out": str(target),
+        "report": str(target / "report.md"),
+        "results": str(target / "results.json"),
+        "figures": [str(target / "figures" / name) for name, _ in figures],
+        "claims": {claim_id: held for claim_id, held in found.items()},
+        "n_checks": len(checks),
+        "failed": data["failed"],
+        "seconds": meta["seconds"],
+        "plan": meta["plan_name"],
+        "seed": plan.seed,
+    }
+    titles = {claim.id: claim.title for claim in CLAIMS}
+    rows = [
+        (
+            claim_id,
+            f"{'holds' if held else 'FAILS'}  ({sum(c.claim == claim_id for c in checks)} checks)"
+            f"  {titles[claim_id]}",
+        )
+        for claim_id, held in found.items()
+    ]
+    rows += [("report", str(target / "report.md")), ("seconds", f"{meta['seconds']:.1f}")]
+    return Outcome(summary, rows, failed_claims(checks))
+
+
+def _dumps(obj: object) -> bytes:
+    import json
+    import math
+
+    def clean(value: object) -> object:
+        if isinstance(value, float) and not math.isfinite(value):
+            return None
+        if isinstance(value, dict):
+            return {str(k): clean(v) for k, v in value.items()}
+        if isinstance(value, (list, tuple)):
+            return [clean(v) for v in value]
+        return value
+
+    return (json.dumps(clean(obj), indent=2, allow_nan=False) + "\n").encode()

@@ -1,0 +1,426 @@
+"""The steps of `fourier-circuits verify`: each runs one subcommand (exactly as a user would, so
+the report and the command line cannot disagree) or one negative control, and turns what it
+measured into Checks of the claims in experiments.verify.claims.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import os
+import sys
+import time
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from experiments.outcome import Outcome
+from experiments.verify.claims import Check
+from theory import FourierCircuitsError, width_bound
+from theory.tolerances import MARGIN_RTOL
+
+PROG = "fourier-circuits"
+
+
+def run_command(argv: Sequence[str]) -> tuple[Outcome | None, str, float]:
+    """Run `fourier-circuits ARGV` in this process, its stderr captured: (outcome, error, seconds).
+
+    A FourierCircuitsError (bad input, a failed solve) gives outcome None and its message: the
+    check it feeds then fails, naming it, instead of stopping the whole verification.
+    """
+    from experiments.cli import build_parser  # the CLI imports this package: import at call time
+
+    args = build_parser().parse_args(list(argv))
+    start = time.perf_counter()
+    try:
+        with _quiet_stderr():
+            outcome = args._command.run(args)
+    except FourierCircuitsError as err:
+        return None, str(err), time.perf_counter() - start
+    return outcome, "", time.perf_counter() - start
+
+
+@contextlib.contextmanager
+def _quiet_stderr() -> Iterator[None]:
+    """Silence a subcommand's progress: Python's sys.stderr and file descriptor 2 (solvers print
+    banners from C), so that verify's own progress lines stay readable."""
+    sys.stderr.flush()
+    try:
+        saved = os.dup(2)
+    except OSError:  # no real fd 2 (embedded use): silence Python's stream only
+        with contextlib.redirect_stderr(io.StringIO()):
+            yield
+        return
+    try:
+        with open(os.devnull, "w") as devnull, contextlib.redirect_stderr(io.StringIO()):
+            os.dup2(devnull.fileno(), 2)
+            yield
+    finally:
+        sys.stderr.flush()
+        os.dup2(saved, 2)
+        os.close(saved)
+
+
+def _subject(p: int, k: int) -> str:
+    return f"p={p}, k={k}"
+
+
+def _cmd(argv: Sequence[str]) -> str:
+    return " ".join([PROG, *argv])
+
+
+def _failed(
+    claim: str, route: str, subject: str, argv: Sequence[str], error: str, s: float
+) -> Check:
+    return Check(claim, route, subject, _cmd(argv), {"error": error}, False, error, s, ("error",))
+
+
+def exact_checks(p: int, k: int) -> list[Check]:
+    """construct --exact: the construction's normalized margin in exact arithmetic is gamma*."""
+    argv = ["construct", "--p", str(p), "--k", str(k), "--exact"]
+    outcome, error, s = run_command(argv)
+    subject = _subject(p, k)
+    if outcome is None:
+        return [_failed("max_margin", "symbolic", subject, argv, error, s)]
+    d = outcome.data
+    from theory import gamma_star_exact
+
+    numbers = {
+        "exact_margin": d.get("exact_margin"),
+        "gamma_star_exact": str(gamma_star_exact(p, k)),
+        "equal": d.get("exact_margin_equals_gamma_star", False),
+        "width": d["width"],
+    }
+    holds = bool(numbers["equal"])
+    why = "" if holds else d.get("exact_margin_note", "exact margin != gamma*")
+    shown = ("exact_margin", "gamma_star_exact", "equal")
+    return [Check("max_margin", "symbolic", subject, _cmd(argv), numbers, holds, why, s, shown)]
+
+
+def brute_force_checks(p: int, k: int) -> list[Check]:
+    """construct: the paper's network at width 2^(2k-2)(p-1), checked over all p^k inputs."""
+    argv = ["construct", "--p", str(p), "--k", str(k)]
+    outcome, error, s = run_command(argv)
+    subject = _subject(p, k)
+    if outcome is None:
+        return [_failed("construction", "constructive", subject, argv, error, s)]
+    d = outcome.data
+    margin = {key: d[key] for key in ("normalized_margin", "gamma_star", "relative_error")}
+    margin_holds = d["relative_error"] <= MARGIN_RTOL
+    numbers = {
+        "width": d["width"],
+        "width_bound": width_bound(p, k),
+        "n_examples": d["n_examples"],
+        **{
+            key: d[key]
+            for key in (
+                "relative_error",
+                "all_correct",
+                "all_on_margin",
+                "wrong_labels_tied",
+                "certificate_holds",
+                "frequencies_covered",
+                "max_phase_sum_residual",
+            )
+        },
+    }
+    failures = list(outcome.failures)
+    if d["width"] != numbers["width_bound"]:
+        failures.append(f"width {d['width']} = 2^(2k-2)(p-1) = {numbers['width_bound']}")
+    return [
+        Check(
+            "max_margin",
+            "constructive",
+            subject,
+            _cmd(argv),
+            margin,
+            margin_holds,
+            "" if margin_holds else f"relative error {d['relative_error']:.3g} > {MARGIN_RTOL:g}",
+            s,
+            ("normalized_margin", "gamma_star", "relative_error"),
+        ),
+        Check(
+            "construction",
+            "constructive",
+            subject,
+            _cmd(argv),
+            numbers,
+            not failures,
+            "; ".join(failures),
+            s,
+            ("width", "n_examples", "all_on_margin", "wrong_labels_tied", "certificate_holds"),
+        ),
+    ]
+
+
+def design_checks(k: int) -> list[Check]:
+    """Every registered phase design's identity, proved exactly (for every p at once)."""
+    from constructions import DESIGNS, get_design
+    from constructions.exact import prove_design
+
+    checks = []
+    for name in sorted(DESIGNS):
+        start = time.perf_counter()
+        design = get_design(name, k)
+        proof = prove_design(design)
+        numbers = {
+            "design": name,
+            "points": len(design.points),
+            "characters": proof.n_characters,
+            "coefficient": str(proof.c),
+            "holds": proof.holds,
+        }
+        checks.append(
+            Check(
+                "construction",
+                "symbolic",
+                f"design {name}, k={k}",
+                _cmd(["construct", "--p", "3", "--k", str(k), "--design", name, "--exact"]),
+                numbers,
+                proof.holds,
+                "" if proof.holds else "unwanted characters survive",
+                time.perf_counter() - start,
+                ("points", "characters", "coefficient"),
+            )
+        )
+    return checks
+
+
+def convex_checks(p: int, k: int, seed: int) -> list[Check]:
+    """solve: the maximum margin bracketed by convex programs that are never told gamma*."""
+    argv = ["solve", "--p", str(p), "--k", str(k), "--seed", str(seed)]
+    outcome, error, s = run_command(argv)
+    subject = _subject(p, k)
+    if outcome is None:
+        return [_failed("max_margin", "convex", subject, argv, error, s)]
+    d = outcome.data
+    bracket = {
+        key: d[key]
+        for key in (
+            "lower_bound",
+            "upper_bound",
+            "gamma_star",
+            "relative_gap",
+            "upper_bound_method",
+            "lower_bound_method",
+            "support_size",
+        )
+    }
+    support = {
+        key: d[key]
+        for key in (
+            "support_size",
+            "single_frequency_share",
+            "max_normalized_power_median",
+            "frequencies_covered",
+            "support_frequencies",
+        )
+    }
+    single = d["max_normalized_power_median"] >= 0.95 and d["single_frequency_share"] == 1.0
+    covered = d["frequencies_covered"] == 1.0
+    return [
+        Check(
+            "max_margin",
+            "convex",
+            subject,
+            _cmd(argv),
+            bracket,
+            outcome.ok,
+            "; ".join(outcome.failures),
+            s,
+            ("lower_bound", "upper_bound", "relative_gap"),
+        ),
+        Check(
+            "single_frequency",
+            "convex",
+            subject + " (LP support)",
+            _cmd(argv),
+            support,
+            single,
+            "" if single else "support neurons are not all single-frequency",
+            s,
+            ("support_size", "single_frequency_share", "max_normalized_power_median"),
+        ),
+        Check(
+            "coverage",
+            "convex",
+            subject + " (LP support)",
+            _cmd(argv),
+            support,
+            covered,
+            "" if covered else f"frequencies covered {d['frequencies_covered']:.3g} < 1",
+            s,
+            ("frequencies_covered", "support_frequencies"),
+        ),
+    ]
+
+
+def trained_checks(p: int, k: int, seed: int, out: Path) -> list[Check]:
+    """train: the paper's network trained from a random start; figures and history under out."""
+    argv = ["train", "--p", str(p), "--k", str(k), "--seed", str(seed), "--out", str(out)]
+    shown_argv = argv[:-2]  # the scratch directory is not part of what a reader reruns
+    out.parent.mkdir(parents=True, exist_ok=True)
+    outcome, error, s = run_command(argv)
+    subject = _subject(p, k)
+    if outcome is None:
+        return [_failed("training", "empirical", subject, shown_argv, error, s)]
+    d = outcome.data
+    ratio = d["margin_ratio"]
+    training = {
+        key: d[key]
+        for key in ("width", "margin_ratio", "steps_to_ratio_099", "seconds", "train_accuracy")
+    }
+    single = {
+        key: d[key]
+        for key in (
+            "max_normalized_power_median",
+            "max_normalized_power_min",
+            "median_phase_residual",
+            "max_phase_residual",
+            "median_amplitude_balance",
+        )
+    }
+    covered = {key: d[key] for key in ("frequencies_covered", "neurons_per_frequency")}
+    ratio_ok = ratio >= 0.99
+    power_ok = d["max_normalized_power_median"] >= 0.95
+    cover_ok = d["frequencies_covered"] == 1.0
+    cmd = _cmd(shown_argv)
+    return [
+        Check(
+            "training",
+            "empirical",
+            subject,
+            cmd,
+            training,
+            ratio_ok,
+            "" if ratio_ok else f"margin ratio {ratio:.4f} < 0.99",
+            s,
+            ("margin_ratio", "steps_to_ratio_099", "seconds"),
+        ),
+        Check(
+            "single_frequency",
+            "empirical",
+            subject + " (trained)",
+            cmd,
+            single,
+            power_ok,
+            "" if power_ok else "median maximum normalized power < 0.95",
+            s,
+            ("max_normalized_power_median", "median_phase_residual"),
+        ),
+        Check(
+            "coverage",
+            "empirical",
+            subject + " (trained)",
+            cmd,
+            covered,
+            cover_ok,
+            "" if cover_ok else f"frequencies covered {d['frequencies_covered']:.3g} < 1",
+            s,
+            ("frequencies_covered",),
+        ),
+    ]
+
+
+def _control(
+    subject: str, command: str, run: Callable[[], tuple[bool, dict[str, Any], str]]
+) -> Check:
+    """A negative control: run() feeds a false input to a checker and says if it was rejected."""
+    start = time.perf_counter()
+    rejected, numbers, what = run()
+    numbers = {**numbers, "rejected": rejected}
+    why = "" if rejected else f"the checker accepted a false input: {what}"
+    return Check(
+        "negative_controls",
+        "control",
+        subject,
+        command,
+        numbers,
+        rejected,
+        why,
+        time.perf_counter() - start,
+        tuple(numbers),
+    )
+
+
+def control_checks(seed: int) -> list[Check]:
+    """Each checker of the claims above, fed a deliberately false input."""
+    from constructions import construct, get_design
+    from constructions.convex import symmetric_q_bound
+    from constructions.designs import PhaseDesign
+    from constructions.exact import prove_design
+    from theory import PolyNet, fourier_summary, gamma_star, margin_report
+
+    def broken_design() -> tuple[bool, dict[str, Any], str]:
+        paper = get_design("paper", 3)
+        broken = PhaseDesign("paper-minus-one", paper.N, paper.points[1:])
+        proof = prove_design(broken)
+        numbers = {"points": len(broken.points), "identity_holds": proof.holds}
+        return not proof.holds, numbers, "a design missing a point"
+
+    def missing_frequency() -> tuple[bool, dict[str, Any], str]:
+        p, k = 11, 3
+        net = construct(p, k, frequencies=range(1, (p - 1) // 2))
+        report = margin_report(net)
+        cover = fourier_summary(net).frequencies_covered
+        numbers = {"margin_ratio": report.margin_ratio, "frequencies_covered": cover}
+        rejected = report.margin_ratio < 1 - MARGIN_RTOL and cover < 1
+        return rejected, numbers, "the paper's network without frequency 5"
+
+    def missing_neuron() -> tuple[bool, dict[str, Any], str]:
+        net = construct(11, 3)
+        smaller = PolyNet(net.U[1:], net.W[1:])
+        report = margin_report(smaller)
+        numbers = {"width": smaller.m, "margin_ratio": report.margin_ratio}
+        return report.margin_ratio < 1 - MARGIN_RTOL, numbers, "a width below the bound"
+
+    def random_network() -> tuple[bool, dict[str, Any], str]:
+        rng = np.random.default_rng(seed)
+        p, k = 11, 3
+        m = width_bound(p, k)
+        net = PolyNet(rng.normal(size=(m, k, p)), rng.normal(size=(m, p)))
+        ratio = margin_report(net).margin_ratio
+        return ratio < 0.99, {"margin_ratio": ratio}, "a random network"
+
+    def short_training() -> tuple[bool, dict[str, Any], str]:
+        argv = ["train", "--p", "13", "--k", "2", "--steps", "50", "--seed", str(seed)]
+        outcome, error, _ = run_command(argv)
+        if outcome is None:
+            return False, {"error": error}, "a 50-step training run"
+        numbers = {"margin_ratio": outcome.data["margin_ratio"], "failed": outcome.failures}
+        return not outcome.ok, numbers, "a 50-step training run"
+
+    def wrong_q() -> tuple[bool, dict[str, Any], str]:
+        p, k = 7, 3
+        q = np.zeros(p - 1)
+        q[0] = 1.0  # all weight on y - c = 1: not the dual optimum
+        bound = symmetric_q_bound(q, p, k).value
+        numbers = {"bound": bound, "gamma_star": gamma_star(p, k)}
+        return bound > gamma_star(p, k) * (1 + 1e-3), numbers, "a wrong dual q"
+
+    return [
+        _control(
+            "design paper, k=3, one point removed",
+            "constructions.exact.prove_design",
+            broken_design,
+        ),
+        _control(
+            "paper network p=11, k=3, frequency 5 removed",
+            "theory.margin_report, theory.fourier_summary",
+            missing_frequency,
+        ),
+        _control(
+            "paper network p=11, k=3, one neuron removed", "theory.margin_report", missing_neuron
+        ),
+        _control("random network p=11, k=3, width 640", "theory.margin_report", random_network),
+        _control(
+            "train p=13, k=2, 50 steps",
+            f"{PROG} train --p 13 --k 2 --steps 50 --seed {seed}",
+            short_training,
+        ),
+        _control(
+            "symmetric q = point mass, p=7, k=3", "constructions.convex.symmetric_q_bound", wrong_q
+        ),
+    ]

@@ -1,0 +1,136 @@
+"""`fourier-circuits verify`: --quick holds every claim and writes the report, results and figures;
+a corrupted design or network fed into the pipeline makes it exit 1 naming the claim; a non-empty
+--out is refused without --force; an interrupted run leaves nothing behind."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from constructions import designs
+from constructions.designs import PhaseDesign
+from experiments import cmd_verify
+from experiments.cli import main
+from experiments.verify import CLAIM_IDS, VerifyPlan
+
+TINY = VerifyPlan(exact=((5, 2),), brute_force=((7, 2),), design_orders=(2,), convex=(), trained=())
+
+
+def run_json(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, dict, str]:
+    code = main(["verify", *argv, "--json"])
+    out, err = capsys.readouterr()
+    lines = out.strip().splitlines()
+    assert len(lines) == 1, f"--json must print exactly one line, got {lines}"
+    return code, json.loads(lines[0]), err
+
+
+def test_verify_quick_holds_every_claim_and_writes_the_report(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    out = tmp_path / "report"
+    code, data, err = run_json(capsys, "--quick", "--out", str(out))
+    assert code == 0, data["failed"]
+    assert data["ok"] and data["failed"] == []
+    assert set(data["claims"]) == set(CLAIM_IDS) and all(data["claims"].values())
+    report = (out / "report.md").read_text()
+    assert "**All" in report and "FAIL" not in report
+    for claim in CLAIM_IDS:
+        assert f'<a id="{claim}"></a>' in report
+    results = json.loads((out / "results.json").read_text())
+    assert results["ok"] and results["seed"] == 0 and "numpy" in results["versions"]
+    assert {c["claim"] for c in results["checks"]} == set(CLAIM_IDS)
+    routes = {c["route"] for c in results["checks"]}
+    assert routes == {"symbolic", "constructive", "convex", "empirical", "control"}
+    figures = {p.name for p in (out / "figures").iterdir()}
+    assert "gamma_star.png" in figures and "train_p13_k2_neuron_cosines.png" in figures
+    for name in figures:
+        assert f"figures/{name}" in report
+        assert (out / "figures" / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert "verify [1/" in err  # progress on stderr, the subcommands' own output silenced
+    assert "HiGHS" not in err
+    assert not list(tmp_path.glob(".report*")), "a temporary directory was left behind"
+
+
+def _broken_paper(k: int) -> PhaseDesign:
+    """The paper's design with its first point removed: a corrupted construction."""
+    paper = designs.paper_design(k)
+    return PhaseDesign("paper", paper.N, paper.points[1:])
+
+
+def test_a_corrupted_design_makes_verify_fail_naming_the_claims(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(cmd_verify, "QUICK_PLAN", TINY)
+    monkeypatch.setitem(designs.DESIGNS, "paper", _broken_paper)
+    code, data, _ = run_json(capsys, "--quick", "--out", str(tmp_path / "r"))
+    assert code == 1
+    assert data["claims"] == {
+        "max_margin": False,
+        "construction": False,
+        "negative_controls": True,
+    }
+    named = "\n".join(data["failed"])
+    assert "construction: design paper, k=2 (unwanted characters survive)" in named
+    assert "max_margin: p=7, k=2 (relative error" in named
+    assert "**FAILED: max_margin, construction**" in (tmp_path / "r" / "report.md").read_text()
+    main(["verify", "--quick", "--out", str(tmp_path / "r2")])  # the human table names them too
+    text = capsys.readouterr().out
+    assert "FAILED: construction: design paper, k=2" in text
+    assert text.rstrip().endswith("some checked claims FAILED")
+
+
+def test_verify_passes_with_the_tiny_plan(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The positive twin of the corrupted-design test: the same plan holds with the real design."""
+    monkeypatch.setattr(cmd_verify, "QUICK_PLAN", TINY)
+    code, data, _ = run_json(capsys, "--quick", "--out", str(tmp_path / "r"))
+    assert code == 0 and all(data["claims"].values())
+
+
+def test_a_non_empty_out_is_refused_without_force(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(cmd_verify, "QUICK_PLAN", TINY)
+    out = tmp_path / "r"
+    out.mkdir()
+    (out / "mine.txt").write_text("keep me")
+    assert main(["verify", "--quick", "--out", str(out)]) == 2
+    _, err = capsys.readouterr()
+    assert err.count("\n") == 1 and "is not empty; pass --force" in err
+    assert [p.name for p in out.iterdir()] == ["mine.txt"]
+    assert main(["verify", "--quick", "--out", str(out), "--force"]) == 0
+    assert sorted(p.name for p in out.iterdir()) == ["figures", "report.md", "results.json"]
+    assert [p.name for p in tmp_path.iterdir()] == ["r"], "temporary directories left behind"
+
+
+@pytest.mark.parametrize(
+    ("make", "message"),
+    [
+        (lambda d: d / "missing" / "r", "does not exist"),
+        (lambda d: (d / "f").write_text("x") and d / "f", "is not a directory"),
+    ],
+)
+def test_bad_out_is_one_line_and_exit_2(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, make: object, message: str
+) -> None:
+    out = make(tmp_path)  # type: ignore[operator]
+    assert main(["verify", "--quick", "--out", str(out)]) == 2
+    _, err = capsys.readouterr()
+    assert err.count("\n") == 1 and message in err and "Traceback" not in err
+
+
+def test_an_interrupted_run_leaves_no_half_report(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(cmd_verify, "QUICK_PLAN", TINY)
+
+    def interrupted(p: int, k: int) -> list[object]:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(cmd_verify.steps, "brute_force_checks", interrupted)
+    out = tmp_path / "r"
+    assert main(["verify", "--quick", "--out", str(out)]) == 130
+    assert list(tmp_path.iterdir()) == [], "an interrupted run left files behind"
