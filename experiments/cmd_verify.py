@@ -93,6 +93,14 @@ def _steps(plan: VerifyPlan, work: Path) -> list[tuple[str, Callable[[], list[Ch
     for p, k in plan.trained:
         run_dir = work / "runs" / f"train_p{p}_k{k}"
         todo.append((f"training p={p}, k={k}", partial(steps.trained_checks, p, k, seed, run_dir)))
+    for p, k in plan.trained_gd:
+        run_dir = work / "runs" / f"train_gd_p{p}_k{k}"
+        todo.append(
+            (
+                f"training p={p}, k={k} by gradient descent",
+                partial(steps.trained_checks, p, k, seed, run_dir, optimizer="gd"),
+            )
+        )
     todo.append(("negative controls", partial(steps.control_checks, seed)))
     return todo
 

@@ -26,6 +26,8 @@ class VerifyPlan:
     convex: tuple[Problem, ...]
     # train: the paper's network trained with the default (margin-aware) optimiser.
     trained: tuple[Problem, ...]
+    # train --optimizer gd: plain gradient descent with Morwani et al.'s schedule and regulariser.
+    trained_gd: tuple[Problem, ...] = ()
     # Seed of every randomised route (random neurons, initial weights, controls).
     seed: int = 0
 
@@ -36,6 +38,7 @@ DEFAULT_PLAN = VerifyPlan(
     design_orders=(2, 3, 4, 5, 6),
     convex=((5, 2), (7, 2), (11, 2), (5, 3), (7, 3), (11, 3), (5, 4)),
     trained=((13, 2), (23, 2), (7, 3), (11, 3)),
+    trained_gd=((13, 2),),
 )
 
 QUICK_PLAN = VerifyPlan(
