@@ -9,7 +9,8 @@ exactly when every unwanted character e^{i v.phi} averages to zero over the desi
 "Smaller designs"; proved in constructions.exact). Designs:
 - paper:   {0, pi/2} x {0, pi/2, pi, 3pi/2}^(k-1), 2^(2k-1) points (App. G of arXiv 2402.09469);
 - grid3:   {0, 2pi/3, 4pi/3}^k, 3^k points;
-- lattice: phi_i = 2 pi i z / N, i = 0..N-1, N = 2*3^(k-1), z = (1, 3, ..., 3^(k-2), 4*3^(k-2)).
+- lattice: phi_i = 2 pi i z / N, i = 0..N-1, N = 2 * 3^(k-1),
+  z = (1, 3, ..., 3^(k-2), 4 * 3^(k-2)).
 """
 
 from __future__ import annotations
@@ -95,7 +96,7 @@ def grid3_design(k: int) -> PhaseDesign:
 
 
 def lattice_design(k: int) -> PhaseDesign:
-    """Rank-1 lattice, N = 2*3^(k-1), z = (1, 3, ..., 3^(k-2), 4*3^(k-2)) (THEORY.md)."""
+    """Rank-1 lattice, N = 2 * 3^(k-1), z = (1, 3, ..., 3^(k-2), 4 * 3^(k-2)) (THEORY.md)."""
     k = validate_k(k)
     z = [3**j for j in range(k - 1)] + [4 * 3 ** (k - 2)]
     return PhaseDesign.lattice("lattice", 2 * 3 ** (k - 1), z)

@@ -13,12 +13,26 @@ import sys
 from collections.abc import Sequence
 from typing import NoReturn
 
-from experiments import cmd_construct, cmd_solve, cmd_theory, cmd_train, cmd_verify
+from experiments import (
+    cmd_construct,
+    cmd_inspect,
+    cmd_solve,
+    cmd_theory,
+    cmd_train,
+    cmd_verify,
+)
 from experiments.outcome import Command, Outcome
 from theory import FourierCircuitsError
 
 PROG = "fourier-circuits"
-COMMANDS: tuple[Command, ...] = (cmd_theory, cmd_construct, cmd_solve, cmd_train, cmd_verify)
+COMMANDS: tuple[Command, ...] = (
+    cmd_theory,
+    cmd_construct,
+    cmd_solve,
+    cmd_train,
+    cmd_inspect,
+    cmd_verify,
+)
 
 
 class UsageError(Exception):

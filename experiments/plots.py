@@ -7,6 +7,7 @@
 - neuron_cosines.png: the heaviest neurons' weights u_1..u_k, w against a, with the fitted
   cosines A cos(phi + 2 pi zeta a / p) (the paper's Fig. 1; Theorem 4.1 (ii));
 - neurons_per_frequency.png: active neurons per dominant frequency, trained and analytic.
+save_network_plots draws the last three for any saved network (`fourier-circuits inspect`).
 Uses matplotlib's object interface (Figure + FigureCanvasAgg), not pyplot: no global state.
 """
 
@@ -25,6 +26,7 @@ matplotlib.use("Agg")
 import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 
 from constructions.trained import MARGIN_RATIO_CLAIM, TrainResult
 from theory import FourierCircuitsError, PolyNet, neuron_spectra
@@ -123,7 +125,11 @@ def power_heatmap_figure(result: TrainResult) -> Figure:
 
 
 def neuron_cosines_figure(result: TrainResult) -> Figure:
-    net = result.net
+    return network_cosines_figure(result.net)
+
+
+def network_cosines_figure(net: PolyNet) -> Figure:
+    """The heaviest neurons' weights u_1..u_k, w against a, with their fitted cosines."""
     spectra = neuron_spectra(net)
     chosen = np.argsort(-spectra.norms, kind="stable")[:COSINE_NEURONS]
     a = np.arange(net.p)
@@ -172,6 +178,49 @@ def neurons_per_frequency_figure(result: TrainResult, analytic: PolyNet | None) 
     ax.legend(fontsize="small")
     fig.tight_layout()
     return fig
+
+
+def network_power_figure(net: PolyNet) -> Figure:
+    """Neurons x frequencies: each neuron's share of Fourier power per frequency (one panel)."""
+    shares, dominant = _power_shares(net)
+    order = np.argsort(dominant, kind="stable")
+    fig = Figure(figsize=(5.6, 4.8))
+    ax = fig.add_subplot()
+    image = ax.imshow(shares[order], aspect="auto", interpolation="nearest", vmin=0, vmax=1)
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.set_xlabel("frequency zeta (0 = constant)")
+    ax.set_ylabel("neuron (sorted by dominant frequency)")
+    ax.set_title(f"share of Fourier power, p={net.p}, k={net.k}, m={net.m}", fontsize="small")
+    fig.colorbar(image, ax=ax, shrink=0.8)
+    return fig
+
+
+def network_frequency_figure(net: PolyNet) -> Figure:
+    """Active neurons per dominant frequency 1..(p-1)/2 (Theorem 4.1 (iii): none is empty)."""
+    spectra = neuron_spectra(net)
+    h = (net.p - 1) // 2
+    zetas = np.arange(1, h + 1)
+    counts = np.bincount(spectra.dominant[spectra.active], minlength=h + 1)[1:]
+    fig = Figure(figsize=(6.4, 3.6))
+    ax = fig.add_subplot()
+    ax.bar(zetas, counts, width=0.6, label=f"active neurons (m={net.m})")
+    ax.set_xticks(zetas)
+    ax.set_xlabel("frequency zeta")
+    ax.set_ylabel("active neurons")
+    ax.legend(fontsize="small")
+    fig.tight_layout()
+    return fig
+
+
+def save_network_plots(net: PolyNet, directory: Path) -> list[Path]:
+    """Write power_heatmap.png, neuron_cosines.png and neurons_per_frequency.png of one network
+    (no training history needed) into `directory`, each atomically; returns their paths."""
+    figures: list[tuple[str, Callable[[], Figure]]] = [
+        ("power_heatmap.png", lambda: network_power_figure(net)),
+        ("neuron_cosines.png", lambda: network_cosines_figure(net)),
+        ("neurons_per_frequency.png", lambda: network_frequency_figure(net)),
+    ]
+    return [save_figure(make(), directory / name) for name, make in figures]
 
 
 def save_training_plots(

@@ -1,9 +1,10 @@
 """Margins of Section 3 of arXiv 2402.09469 (Defs 3.2-3.6), Condition 3.8, the certificate pair.
 
-example margin     g(theta, a)  = f[y] - max_{c != y} f[c]                          (Def 3.2)
-dataset margin     h(theta)     = min_{a in D_p} g(theta, a)                          (Def 3.3)
-normalized margin  h(theta) / ||theta||_{2,k+1}^(k+1) = h(theta / ||theta||)          (Def 3.4)
-class-weighted     g'(theta, a) = f[y] - (1/(p-1)) sum_{c != y} f[c]  >=  g            (Def 3.6)
+    example margin     g(theta, a)  = f[y] - max_{c != y} f[c]                      (Def 3.2)
+    dataset margin     h(theta)     = min_{a in D_p} g(theta, a)                      (Def 3.3)
+    normalized margin  h(theta) / ||theta||_{2,k+1}^(k+1) = h(theta / ||theta||)      (Def 3.4)
+    class-weighted     g'(theta, a) = f[y] - (1/(p-1)) sum_{c != y} f[c]  >=  g        (Def 3.6)
+
 Condition 3.8: g' = g on the support of q, i.e. every weighted wrong-label logit is maximal.
 """
 
@@ -211,10 +212,10 @@ class CertificateCheck:
     """The certificate pair of Def 3.5 for uniform q on D_p and uniform tau (the paper's q*).
 
     q* minimises E_q[g(theta)] iff every example with q > 0 sits on the margin (on_margin);
-    Condition 3.8 makes g' = g there (wrong_labels_tied); theta maximises E_{q*}[g'] over the unit
-    ball iff E_{q*}[g'(theta / ||theta||)] reaches the single-neuron maximum gamma* (Lemmas F.5-F.8
-    prove no unit neuron, hence no unit-norm network, exceeds it). Together (Morwani Lemma 5-6 =
-    Lemmas E.1-E.2) theta is a max-margin network.
+    Condition 3.8 makes g' = g there (wrong_labels_tied); theta maximises the mean of g' under q*
+    over the unit ball iff the mean of g'(theta / ||theta||) under q* reaches the single-neuron
+    maximum gamma* (Lemmas F.5-F.8 prove no unit neuron, hence no unit-norm network, exceeds it).
+    Together (Morwani Lemma 5-6 = Lemmas E.1-E.2) theta is a max-margin network.
     """
 
     on_margin: bool

@@ -61,6 +61,11 @@ def _as_float64(name: str, value: Any, ndim: int) -> FloatArray:
     return array
 
 
+def _one_line(err: BaseException) -> str:
+    """The message of err on one line (the CLI prints errors as a single line)."""
+    return " ".join(str(err).split())
+
+
 def _optional_positive_int(name: str, value: Any) -> int | None:
     """None, or value as an int >= 1 (chunk sizes and thread counts)."""
     if value is None:
@@ -372,6 +377,8 @@ class PolyNet:
         """Read a network saved in the format of DESIGN.md (allow_pickle=False), validated."""
         source = Path(path)
         where = f"cannot load {str(source)!r}"
+        if source.is_dir():
+            raise FourierCircuitsError(f"{where}: no such file (it is a directory)")
         if not source.is_file():
             raise FourierCircuitsError(f"{where}: no such file")
         try:
@@ -395,7 +402,15 @@ class PolyNet:
         except FourierCircuitsError:
             raise
         except (OSError, ValueError, zipfile.BadZipFile, EOFError, KeyError, zlib.error) as err:
-            raise FourierCircuitsError(f"{where}: not a valid .npz ({err})") from None
+            raise FourierCircuitsError(f"{where}: not a valid .npz ({_one_line(err)})") from None
+        except Exception as err:
+            # A foreign file reaches zipfile's and numpy's parsers, whose failures on corrupt
+            # input are not all ValueErrors (measured by flipping bytes of a valid file:
+            # NotImplementedError "zip file version 7.9", tokenize.TokenError from the .npy
+            # header, MemoryError from a forged shape); every one means "not a network file".
+            raise FourierCircuitsError(
+                f"{where}: not a valid .npz ({type(err).__name__}: {_one_line(err)})"
+            ) from None
         for key, value in arrays.items():
             if not isinstance(value, np.ndarray):  # NpzFile returns raw bytes for non-.npy
                 raise FourierCircuitsError(f"{where}: member {key!r} is not a .npy array")
@@ -404,7 +419,9 @@ class PolyNet:
         try:
             meta = json.loads(meta_raw)
         except json.JSONDecodeError as err:
-            raise FourierCircuitsError(f"{where}: meta is not valid JSON ({err})") from None
+            raise FourierCircuitsError(
+                f"{where}: meta is not valid JSON ({_one_line(err)})"
+            ) from None
         if not isinstance(meta, dict):
             raise FourierCircuitsError(f"{where}: meta must be a JSON object")
         for name, value in (("p", p), ("k", k)):

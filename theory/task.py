@@ -93,7 +93,7 @@ class Task:
 def require_enumerable(task: Task, *, work_per_example: float = 1.0) -> None:
     """Refuse (with an estimate) a D_p too large to enumerate on this machine.
 
-    work_per_example is the number of floating-point operations spent per input (about 2*m*p for
+    work_per_example is the number of floating-point operations spent per input (about 2 m p for
     the logits of a width-m network), used only for the time estimate in the message.
     """
     n = task.n_examples

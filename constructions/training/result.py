@@ -37,9 +37,11 @@ from theory import (
 class HistoryRecord:
     """The network after `step` optimiser steps, measured by the theory module.
 
-    Margins are normalized (divided by ||theta||_{2,k+1}^(k+1), Def 3.4); ratios are to gamma*.
+    Margins are normalized (divided by the (k+1)-th power of the L_{2,k+1} norm, Def 3.4);
+    ratios are relative to gamma* (Theorem 4.1 (i)).
     normalized_margin / margin_ratio: over all of D_p (what `inspect` of the saved file reports);
-    train_*: over the training part (the same when training on all of D_p).
+    train_accuracy, train_normalized_margin, train_margin_ratio: over the training part (the
+    same when training on all of D_p).
     test_accuracy: over the held-out part; None when there is none (train_fraction = 1).
     Accuracy counts examples with margin g > 0 (a tie counts as wrong). loss: the objective of
     the last step (for "margin" CE / CE*, which tends to 1); NaN (None in JSON) at step 0.
@@ -201,9 +203,10 @@ class TrainResult:
 
 
 class TrainingError(FourierCircuitsError):
-    """Training stopped without a usable network; `history` holds what was measured before."""
+    """Training stopped without a usable network; `history` holds what was measured before
+    (HistoryRecords from train, TransformerRecords from constructions.transformer)."""
 
-    def __init__(self, message: str, *, step: int, history: tuple[HistoryRecord, ...]) -> None:
+    def __init__(self, message: str, *, step: int, history: tuple[Any, ...]) -> None:
         super().__init__(message)
         self.step = step
         self.history = history

@@ -1,0 +1,70 @@
+"""`fourier-circuits inspect F.npz [--min-ratio R] [--out DIR]`.
+
+Checks a saved network (DESIGN.md's `.npz`: U (m, k, p), W (m, p), p, k, optional meta; any
+network of the form of eq. 2 of arXiv 2402.09469, yours included) against Theorem 4.1, by brute
+force over all of D_p and one DFT of its weights (experiments.summary):
+- claims (exit 0 when all hold, 1 naming each that fails): the normalized margin reaches gamma*
+  (margin_ratio >= R, default 1 - MARGIN_RTOL; pass --min-ratio 0.99 for a network from `train`)
+  and does not exceed it, the class-weighted margin does not exceed it, every example is correct,
+  the median maximum normalized power of the active neurons is >= 0.95, every frequency is used;
+- reported: per-neuron dominant frequencies, neurons per frequency, phase-sum residuals,
+  amplitude balance, Condition 3.8, the certificate pair of Def 3.5, and the file's meta.
+--out DIR writes DIR/inspect.json (the JSON object) and three figures (power_heatmap.png,
+neuron_cosines.png, neurons_per_frequency.png), each atomically.
+Exit 2, one line on stderr: a missing, unreadable, corrupt or mismatched file (PolyNet.load
+refuses U/W shapes that disagree, even p, non-finite entries, missing arrays, pickled objects),
+a zero network, a D_p too large to enumerate, an unwritable --out.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+from experiments.cmd_train import require_writable_dir
+from experiments.outcome import Outcome
+from experiments.plots import save_network_plots, write_atomic
+from experiments.summary import DEFAULT_MIN_RATIO, summarise, validate_min_ratio
+from theory import FourierCircuitsError, PolyNet
+
+NAME = "inspect"
+HELP = "check a saved network (.npz) against the theory: margin, frequencies, coverage"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("file", metavar="F.npz", help="a network file (DESIGN.md format)")
+    parser.add_argument(
+        "--min-ratio",
+        type=float,
+        default=DEFAULT_MIN_RATIO,
+        metavar="R",
+        help=f"claim margin_ratio >= R (default {DEFAULT_MIN_RATIO!r}: gamma* itself; "
+        "0.99 is what `train` claims)",
+    )
+    parser.add_argument("--out", metavar="DIR", help="write inspect.json and three figures")
+
+
+def run(args: argparse.Namespace) -> Outcome:
+    min_ratio = validate_min_ratio(args.min_ratio)
+    out = require_writable_dir(args.out) if args.out else None
+    net = PolyNet.load(args.file)
+    summary = summarise(net)
+    data = {"file": str(args.file), **summary.as_dict(min_ratio=min_ratio)}
+    rows = [("file", str(args.file)), *summary.rows(min_ratio=min_ratio)]
+    if not net.task.prime:
+        rows.append(("note", f"p={net.p} is not prime: outside the paper's assumption"))
+    if out is not None:
+        try:
+            out.mkdir(exist_ok=True)
+        except OSError as err:
+            raise FourierCircuitsError(f"--out {str(out)!r}: {err.strerror or err}") from None
+        figures = save_network_plots(net, out)
+        data["out"] = str(out)
+        data["figures"] = [str(path) for path in figures]
+        write_atomic(out / "inspect.json", _dumps(data))
+        rows.append(("out", str(out)))
+    return Outcome(data, rows, summary.failures(min_ratio=min_ratio))
+
+
+def _dumps(data: dict[str, object]) -> bytes:
+    return (json.dumps(data, allow_nan=False, indent=1) + "\n").encode()

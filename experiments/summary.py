@@ -1,0 +1,276 @@
+"""Summarise a PolyNet against Theorem 4.1 of arXiv 2402.09469: one function, one frozen result.
+
+    from experiments.summary import summarise
+    s = summarise(net)                # margins over all of D_p, per-neuron Fourier statistics
+    s.failures()                      # [] when the claims below hold; else each claim, named
+    s.as_dict()                       # JSON-ready: DESIGN.md's `inspect` keys and more
+
+Every number comes from the theory module (margin_report, neuron_spectra, fourier_summary,
+check_certificate, Condition 3.8 over D_p), so a network measured here, by `fourier-circuits
+inspect`, by `train` or by `verify` gives the same numbers.
+
+Claims (`failures`; each failed claim is named with its value):
+- normalized margin reaches gamma* (Theorem 4.1 (i)): margin_ratio >= min_ratio, by default
+  1 - MARGIN_RTOL, i.e. gamma* itself (`train` claims 0.99 for a trained network);
+- normalized margin at most gamma* (Theorem 4.1 (i): gamma* is the maximum over unit networks);
+- class-weighted margin at most gamma* (the single-neuron bound, Lemmas F.5-F.8 of v3);
+- every example classified correctly;
+- median maximum normalized power of the active neurons >= SINGLE_FREQUENCY_CLAIM (Thm 4.1 (ii));
+- every frequency 1..(p-1)/2 is the dominant one of an active neuron (Theorem 4.1 (iii)).
+Reported beside them, not claimed: phase-sum residuals, amplitude balance, Condition 3.8, the
+certificate pair of Def 3.5 (all on the margin, wrong labels tied). They hold exactly at gamma*;
+near it they hold only approximately, by amounts the margin ratio does not bound in closed form
+(the analytic network with Gaussian noise of 1e-5 per weight, p = 7, k = 2: margin ratio 0.9996,
+phase residual 2.4e-4, Condition 3.8 at 2.7e-4), so no fixed tolerance would be consistent with
+the margin claim; the values are there to read.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from constructions.training.config import COVERAGE_CLAIM, SINGLE_FREQUENCY_CLAIM
+from experiments.outcome import fmt
+from theory import (
+    CertificateCheck,
+    FourierCircuitsError,
+    FourierSummary,
+    LogitChunk,
+    MarginReport,
+    NeuronSpectra,
+    PolyNet,
+    check_certificate,
+    fourier_summary,
+    margin_report,
+    margins_from_logits,
+    neuron_spectra,
+)
+from theory.tolerances import MARGIN_RTOL
+
+#: The default margin claim: gamma* itself, to the relative tolerance of theory.tolerances.
+DEFAULT_MIN_RATIO = 1 - MARGIN_RTOL
+
+
+def _condition_3_8_chunk(chunk: LogitChunk) -> tuple[float, float]:
+    """(max g' - g, max |logit|) over one chunk of D_p."""
+    g, g_weighted = margins_from_logits(chunk.logits, chunk.labels)
+    return float((g_weighted - g).max()), float(np.abs(chunk.logits).max())
+
+
+def condition_3_8_over_D_p(net: PolyNet, *, workers: int | None = None) -> float:
+    """Condition 3.8 with q uniform on all of D_p: max over D_p of g' - g, relative to the largest
+    |logit| (theory.condition_3_8 on every input, streamed; 0 when every wrong-label logit is
+    maximal, i.e. all wrong labels tied)."""
+    parts = net.map_chunks(_condition_3_8_chunk, workers=workers)
+    scale = max(s for _, s in parts) or 1.0
+    return max(d for d, _ in parts) / scale
+
+
+def validate_min_ratio(min_ratio: object) -> float:
+    """min_ratio as a float in (0, 1], or a FourierCircuitsError naming it."""
+    if isinstance(min_ratio, bool) or not isinstance(min_ratio, (int, float, np.floating)):
+        raise FourierCircuitsError(f"min_ratio={min_ratio!r} must be a number in (0, 1]")
+    value = float(min_ratio)
+    if not (math.isfinite(value) and 0 < value <= 1):
+        raise FourierCircuitsError(
+            f"min_ratio={min_ratio!r} must be in (0, 1] (1 - {MARGIN_RTOL:g} demands gamma*; "
+            "0.99 is what `train` claims)"
+        )
+    return value
+
+
+def _finite(value: float) -> float | None:
+    return value if math.isfinite(value) else None
+
+
+def _json_ready(value: Any) -> Any:
+    """value with tuples as lists, numpy scalars as Python numbers and non-finite floats as None."""
+    if isinstance(value, dict):
+        return {str(key): _json_ready(v) for key, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_json_ready(v) for v in value]
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float):
+        return _finite(value)
+    return value
+
+
+@dataclass(frozen=True)
+class NetworkSummary:
+    """A network measured against Theorem 4.1 (see the module docstring for the claims).
+
+    report: theory.margin_report (all of D_p); spectra: theory.neuron_spectra (every neuron);
+    fourier: theory.fourier_summary (the active neurons); certificate: Def 3.5's pair with uniform
+    q; condition_3_8: max over D_p of (g' - g) / max |logit| (0 under Condition 3.8).
+    """
+
+    net: PolyNet
+    report: MarginReport
+    spectra: NeuronSpectra
+    fourier: FourierSummary
+    certificate: CertificateCheck
+    condition_3_8: float
+
+    @property
+    def class_weighted_ratio(self) -> float:
+        """E_unif[g'(theta / ||theta||)] / gamma*: between margin_ratio and 1 (Lemmas F.5-F.8)."""
+        return self.report.mean_class_weighted / self.report.gamma_star
+
+    def claims(self, *, min_ratio: float = DEFAULT_MIN_RATIO) -> dict[str, bool]:
+        """Each claim of the module docstring -> whether it holds (NaN counts as failing)."""
+        r, f = self.report, self.fourier
+        return {
+            "margin_reaches_gamma_star": r.margin_ratio >= validate_min_ratio(min_ratio),
+            "margin_at_most_gamma_star": r.margin_ratio <= 1 + MARGIN_RTOL,
+            "class_weighted_at_most_gamma_star": self.class_weighted_ratio <= 1 + MARGIN_RTOL,
+            "all_correct": r.all_correct,
+            "single_frequency_neurons": f.max_normalized_power_median >= SINGLE_FREQUENCY_CLAIM,
+            "every_frequency_used": f.frequencies_covered >= COVERAGE_CLAIM,
+        }
+
+    def failures(self, *, min_ratio: float = DEFAULT_MIN_RATIO) -> list[str]:
+        """The failed claims, each a readable sentence with its measured value."""
+        min_ratio = validate_min_ratio(min_ratio)
+        r, f = self.report, self.fourier
+        text = {
+            "margin_reaches_gamma_star": (
+                f"normalized margin >= {min_ratio:.10g} gamma* (Theorem 4.1 (i)): "
+                f"margin_ratio = {r.margin_ratio:.10g}"
+            ),
+            "margin_at_most_gamma_star": (
+                "normalized margin <= gamma* (Theorem 4.1 (i)): "
+                f"margin_ratio = {r.margin_ratio:.10g}"
+            ),
+            "class_weighted_at_most_gamma_star": (
+                "class-weighted margin <= gamma* (Lemmas F.5-F.8): "
+                f"class_weighted_ratio = {self.class_weighted_ratio:.10g}"
+            ),
+            "all_correct": (
+                f"every example classified correctly: {r.n_correct} of {r.n_examples} correct"
+            ),
+            "single_frequency_neurons": (
+                f"median maximum normalized power >= {SINGLE_FREQUENCY_CLAIM} (Theorem 4.1 (ii)): "
+                f"{f.max_normalized_power_median:.6g}"
+            ),
+            "every_frequency_used": (
+                "every frequency used by an active neuron (Theorem 4.1 (iii)): missing "
+                f"{list(f.missing_frequencies)}"
+            ),
+        }
+        return [text[name] for name, held in self.claims(min_ratio=min_ratio).items() if not held]
+
+    def as_dict(self, *, min_ratio: float = DEFAULT_MIN_RATIO) -> dict[str, Any]:
+        """JSON-ready: DESIGN.md's `inspect` keys first, then every statistic, the claims and the
+        per-neuron lists (`neurons`); non-finite floats become None."""
+        min_ratio = validate_min_ratio(min_ratio)
+        r, f, s = self.report, self.fourier, self.spectra
+        active = s.active
+        residual = np.abs(s.phase_residual[active])
+        norms = s.norms[active]
+        data: dict[str, Any] = {
+            "p": r.p,
+            "k": r.k,
+            "width": r.m,
+            "normalized_margin": r.normalized_margin,
+            "gamma_star": r.gamma_star,
+            "margin_ratio": r.margin_ratio,
+            "all_correct": r.all_correct,
+            "frequencies_covered": f.frequencies_covered,
+            "max_normalized_power_median": f.max_normalized_power_median,
+            "prime": self.net.task.prime,
+            "n_examples": r.n_examples,
+            "accuracy": r.n_correct / r.n_examples,
+            "norm": r.norm,
+            "margin": r.margin,
+            "relative_error": r.relative_error,
+            "class_weighted_ratio": self.class_weighted_ratio,
+            "all_on_margin": r.all_on_margin,
+            "wrong_labels_tied": r.wrong_labels_tied,
+            "condition_3_8": self.condition_3_8,
+            "certificate_holds": self.certificate.holds,
+            "n_active": f.n_active,
+            "missing_frequencies": list(f.missing_frequencies),
+            "neurons_per_frequency": list(f.neurons_per_frequency),
+            "max_normalized_power_min": f.max_normalized_power_min,
+            "single_frequency_share": f.single_frequency_share,
+            "max_phase_residual": f.max_phase_residual,
+            "median_phase_residual": float(np.median(residual)),
+            "min_amplitude_balance": f.min_amplitude_balance,
+            "median_amplitude_balance": float(np.median(s.amplitude_balance[active])),
+            "neuron_norm_max_over_min": float(norms.max() / norms.min()) if norms.min() else None,
+            "min_ratio": min_ratio,
+            "claims": self.claims(min_ratio=min_ratio),
+            "failed": self.failures(min_ratio=min_ratio),
+            "neurons": {
+                "dominant_frequency": s.dominant.tolist(),
+                "max_normalized_power": s.max_normalized_power.tolist(),
+                "phase_residual": s.phase_residual.tolist(),
+                "amplitude_balance": s.amplitude_balance.tolist(),
+                "norm": s.norms.tolist(),
+                "active": s.active.tolist(),
+            },
+            "meta": self.net.meta,
+        }
+        return _json_ready(data)
+
+    def rows(self, *, min_ratio: float = DEFAULT_MIN_RATIO) -> list[tuple[str, str]]:
+        """The human table: one (key, value) per scalar of as_dict, then one row per claim."""
+        data = self.as_dict(min_ratio=min_ratio)
+        skip = {"claims", "failed", "neurons", "meta", "neurons_per_frequency"}
+        rows = [(key, fmt(value)) for key, value in data.items() if key not in skip]
+        counts = data["neurons_per_frequency"]
+        rows.append(
+            (
+                "neurons per frequency",
+                "  ".join(f"{z}:{c}" for z, c in enumerate(counts) if c) + "  (0 = constant)",
+            )
+        )
+        for name, held in data["claims"].items():
+            rows.append((f"claim {name}", "holds" if held else "FAILS"))
+        return rows
+
+
+#: Largest |logit| bound accepted: m (k max|U|)^k max|W| must stay this far below float64's
+#: overflow (1.8e308) so that sums over D_p and the DFT's squared magnitudes stay finite.
+MAX_LOGIT_BOUND = 1e150
+
+
+def require_representable(net: PolyNet) -> None:
+    """Refuse weights so large that the logits would overflow float64 (every claim is
+    scale-invariant by (k+1)-homogeneity, so the fix is to divide the weights by a constant)."""
+    u_max, w_max = float(np.abs(net.U).max()), float(np.abs(net.W).max())
+    largest = max(u_max, w_max)
+    if u_max == 0.0 or w_max == 0.0:
+        return  # a zero part: the logits are 0 (a zero network is refused by margin_report)
+    # in logarithms: the bound itself may not be representable
+    log_bound = math.log(net.m) + net.k * math.log(net.k * u_max) + math.log(w_max)
+    if log_bound > math.log(MAX_LOGIT_BOUND) or largest > math.sqrt(MAX_LOGIT_BOUND):
+        raise FourierCircuitsError(
+            f"weights up to {largest:.3g} could overflow float64 in the logits (bound "
+            f"m (k max|U|)^k max|W| = 10^{log_bound / math.log(10):.0f} > {MAX_LOGIT_BOUND:.0e}); "
+            "divide them by a constant: the normalized margin and every claim are scale-invariant"
+        )
+
+
+def summarise(net: PolyNet, *, workers: int | None = None) -> NetworkSummary:
+    """Measure `net` against Theorem 4.1 with two streaming passes over D_p (margins, then
+    Condition 3.8) and one DFT of its weights. Refuses (FourierCircuitsError) a zero network,
+    weights that would overflow float64 and a D_p too large to enumerate."""
+    if not isinstance(net, PolyNet):
+        raise FourierCircuitsError(f"net={type(net).__name__} must be a theory.PolyNet")
+    require_representable(net)
+    report = margin_report(net, workers=workers)
+    spectra = neuron_spectra(net)
+    return NetworkSummary(
+        net=net,
+        report=report,
+        spectra=spectra,
+        fourier=fourier_summary(net, spectra=spectra),
+        certificate=check_certificate(net, report=report),
+        condition_3_8=condition_3_8_over_D_p(net, workers=workers),
+    )
