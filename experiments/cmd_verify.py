@@ -29,7 +29,7 @@ from experiments.verify import checks as steps
 from experiments.verify.claims import CLAIMS, Check
 from experiments.verify.plan import DEFAULT_PLAN, QUICK_PLAN, VerifyPlan
 from experiments.verify.report import failed_claims, gamma_star_figure, markdown, results, verdicts
-from theory import FourierCircuitsError
+from theory import FourierCircuitsError, PolyNet
 
 NAME = "verify"
 HELP = "the main job: check every claim of the paper by independent routes and write a report"
@@ -50,6 +50,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--quick", action="store_true", help="a smaller grid (under 2 minutes)")
     parser.add_argument("--force", action="store_true", help="replace a non-empty DIR")
     parser.add_argument("--seed", type=int, default=0, help="seed of every randomised route")
+    parser.add_argument(
+        "--network", metavar="F.npz", help="also check this saved network (as `inspect` does)"
+    )
+    parser.add_argument(
+        "--min-ratio",
+        type=float,
+        default=None,
+        help="the margin ratio --network must reach (default: gamma* itself)",
+    )
 
 
 def require_out_dir(path: str, *, force: bool) -> Path:
@@ -78,7 +87,9 @@ def _publish(work: Path, target: Path) -> None:
         os.replace(work, target)
 
 
-def _steps(plan: VerifyPlan, work: Path) -> list[tuple[str, Callable[[], list[Check]]]]:
+def _steps(
+    plan: VerifyPlan, work: Path, network: str | None = None, min_ratio: float | None = None
+) -> list[tuple[str, Callable[[], list[Check]]]]:
     """(description, step) for every check of the plan, cheapest routes first."""
     seed = plan.seed
     todo: list[tuple[str, Callable[[], list[Check]]]] = []
@@ -102,6 +113,8 @@ def _steps(plan: VerifyPlan, work: Path) -> list[tuple[str, Callable[[], list[Ch
             )
         )
     todo.append(("negative controls", partial(steps.control_checks, seed)))
+    if network is not None:
+        todo.append((f"network {network}", partial(steps.network_checks, network, min_ratio)))
     return todo
 
 
@@ -128,7 +141,10 @@ def _collect_figures(work: Path, checks: list[Check]) -> list[tuple[str, str]]:
 def _command_line(args: argparse.Namespace) -> str:
     """The command line that reproduces this run."""
     argv = ["fourier-circuits", "verify", "--out", str(args.out), "--seed", str(args.seed)]
-    return shlex.join(argv + ["--quick"] * args.quick + ["--force"] * args.force)
+    argv += ["--quick"] * args.quick + ["--force"] * args.force
+    argv += ["--network", args.network] if args.network else []
+    argv += ["--min-ratio", repr(args.min_ratio)] if args.min_ratio is not None else []
+    return shlex.join(argv)
 
 
 def _progress(i: int, n: int, what: str, seconds: float, found: list[Check]) -> None:
@@ -138,13 +154,24 @@ def _progress(i: int, n: int, what: str, seconds: float, found: list[Check]) -> 
 
 def run(args: argparse.Namespace) -> Outcome:
     target = require_out_dir(args.out, force=args.force)
+    if args.network is not None:
+        from experiments.summary import validate_min_ratio
+
+        if args.min_ratio is not None:
+            validate_min_ratio(args.min_ratio)
+        try:
+            PolyNet.load(args.network)  # an unusable file is bad input: refuse before any work
+        except FourierCircuitsError as err:
+            raise FourierCircuitsError(f"--network: {err}") from None
+    elif args.min_ratio is not None:
+        raise FourierCircuitsError("--min-ratio applies to --network; give --network F.npz")
     base = QUICK_PLAN if args.quick else DEFAULT_PLAN
     plan = VerifyPlan(**{**base.__dict__, "seed": args.seed})
     started = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M:%S")
     start = time.perf_counter()
     work = Path(tempfile.mkdtemp(dir=target.resolve().parent, prefix=f".{target.name}.tmp-"))
     try:
-        todo = _steps(plan, work)
+        todo = _steps(plan, work, args.network, args.min_ratio)
         checks: list[Check] = []
         for i, (what, step) in enumerate(todo, 1):
             t0 = time.perf_counter()

@@ -7,13 +7,15 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 
-from constructions import designs
+from constructions import construct, designs
 from constructions.designs import PhaseDesign
 from experiments import cmd_verify
 from experiments.cli import main
 from experiments.verify import CLAIM_IDS, VerifyPlan
+from theory import PolyNet
 
 TINY = VerifyPlan(exact=((5, 2),), brute_force=((7, 2),), design_orders=(2,), convex=(), trained=())
 
@@ -33,14 +35,14 @@ def test_verify_quick_holds_every_claim_and_writes_the_report(
     code, data, err = run_json(capsys, "--quick", "--out", str(out))
     assert code == 0, data["failed"]
     assert data["ok"] and data["failed"] == []
-    assert set(data["claims"]) == set(CLAIM_IDS) and all(data["claims"].values())
+    assert set(data["claims"]) == set(CLAIM_IDS) - {"network"} and all(data["claims"].values())
     report = (out / "report.md").read_text()
     assert "**All" in report and "FAIL" not in report
-    for claim in CLAIM_IDS:
+    for claim in set(CLAIM_IDS) - {"network"}:
         assert f'<a id="{claim}"></a>' in report
     results = json.loads((out / "results.json").read_text())
     assert results["ok"] and results["seed"] == 0 and "numpy" in results["versions"]
-    assert {c["claim"] for c in results["checks"]} == set(CLAIM_IDS)
+    assert {c["claim"] for c in results["checks"]} == set(CLAIM_IDS) - {"network"}
     routes = {c["route"] for c in results["checks"]}
     assert routes == {"symbolic", "constructive", "convex", "empirical", "control"}
     figures = {p.name for p in (out / "figures").iterdir()}
@@ -134,3 +136,50 @@ def test_an_interrupted_run_leaves_no_half_report(
     out = tmp_path / "r"
     assert main(["verify", "--quick", "--out", str(out)]) == 130
     assert list(tmp_path.iterdir()) == [], "an interrupted run left files behind"
+
+
+def test_network_option_checks_a_saved_network(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(cmd_verify, "QUICK_PLAN", TINY)
+    good, bad = tmp_path / "good.npz", tmp_path / "random.npz"
+    construct(7, 3, "lattice").save(good)
+    rng = np.random.default_rng(0)
+    PolyNet(rng.normal(size=(54, 3, 7)), rng.normal(size=(54, 7))).save(bad)
+    code, data, _ = run_json(
+        capsys, "--quick", "--out", str(tmp_path / "a"), "--network", str(good)
+    )
+    assert code == 0 and data["claims"]["network"]
+    code, data, _ = run_json(capsys, "--quick", "--out", str(tmp_path / "b"), "--network", str(bad))
+    assert code == 1 and data["claims"] == {
+        "max_margin": True,
+        "construction": True,
+        "negative_controls": True,
+        "network": False,
+    }
+    assert any(f.startswith(f"network: {bad} (") for f in data["failed"])
+    report = (tmp_path / "b" / "report.md").read_text()
+    assert "**FAILED: network**" in report and "margin_ratio" in report
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (["--network", "missing.npz"], "--network: "),
+        (["--min-ratio", "0.99"], "--min-ratio applies to --network"),
+        (["--network", "x.npz", "--min-ratio", "2"], "min_ratio=2.0 must be in (0, 1]"),
+    ],
+)
+def test_bad_network_options_are_refused_before_any_work(
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    extra: list[str],
+    message: str,
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    construct(5, 2).save("x.npz")
+    assert main(["verify", "--quick", "--out", "r", *extra]) == 2
+    _, err = capsys.readouterr()
+    assert err.count("\n") == 1 and message in err
+    assert not (tmp_path / "r").exists()

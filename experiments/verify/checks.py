@@ -437,3 +437,34 @@ def control_checks(seed: int) -> list[Check]:
             "symmetric q = point mass, p=7, k=3", "constructions.convex.symmetric_q_bound", wrong_q
         ),
     ]
+
+
+def network_checks(path: str, min_ratio: float | None) -> list[Check]:
+    """inspect: a saved network (the user's own) against every claim of the theorem."""
+    argv = ["inspect", path] + (["--min-ratio", repr(min_ratio)] if min_ratio is not None else [])
+    outcome, error, s = run_command(argv)
+    if outcome is None:
+        return [_failed("network", "constructive", path, argv, error, s)]
+    d = outcome.data
+    keys = (
+        "p",
+        "k",
+        "width",
+        "normalized_margin",
+        "gamma_star",
+        "margin_ratio",
+        "all_correct",
+        "frequencies_covered",
+        "max_normalized_power_median",
+    )
+    numbers = {key: d[key] for key in keys}
+    shown = (
+        "p",
+        "k",
+        "width",
+        "margin_ratio",
+        "frequencies_covered",
+        "max_normalized_power_median",
+    )
+    why = "; ".join(outcome.failures)
+    return [Check("network", "constructive", path, _cmd(argv), numbers, outcome.ok, why, s, shown)]

@@ -113,4 +113,17 @@ CLAIMS: tuple[Claim, ...] = (
     ),
 )
 
+#: Checked only when `verify --network F.npz` names a network.
+NETWORK_CLAIM = Claim(
+    "network",
+    "The given network against the theorem",
+    "A network saved in the DESIGN.md format (the user's own, or one made by this toolkit) "
+    "reaches gamma*, classifies every input, uses single-frequency neurons and every frequency.",
+    "Theorem 4.1 of arXiv 2402.09469, applied to the given file",
+    "`fourier-circuits inspect F.npz`: margins over all of D_p and per-neuron Fourier statistics, "
+    "by the theory module; the margin claim is margin_ratio >= --min-ratio (default: gamma* "
+    "itself, to 1e-9).",
+)
+CLAIMS = (*CLAIMS, NETWORK_CLAIM)
+
 CLAIM_IDS = tuple(claim.id for claim in CLAIMS)
