@@ -41,9 +41,11 @@ __all__ = [
     "unwanted_characters",
 ]
 
-# Training (constructions.trained) imports torch, so its names load on first use (PEP 562).
+# Training (constructions.trained, constructions.transformer) imports torch, so its names load
+# on first use (PEP 562).
 _TRAINED = ("TrainConfig", "TrainResult", "train")
-__all__ += list(_TRAINED)
+_TRANSFORMER = ("TransformerConfig", "TransformerResult", "train_transformer")
+__all__ += list(_TRAINED) + list(_TRANSFORMER)
 
 
 def __getattr__(name: str) -> object:
@@ -51,4 +53,8 @@ def __getattr__(name: str) -> object:
         from constructions import trained
 
         return getattr(trained, name)
+    if name in _TRANSFORMER:
+        from constructions import transformer
+
+        return getattr(transformer, name)
     raise AttributeError(f"module 'constructions' has no attribute {name!r}")

@@ -15,10 +15,12 @@ from typing import NoReturn
 
 from experiments import (
     cmd_construct,
+    cmd_grokking,
     cmd_inspect,
     cmd_solve,
     cmd_theory,
     cmd_train,
+    cmd_transformer,
     cmd_verify,
 )
 from experiments.outcome import Command, Outcome
@@ -30,6 +32,8 @@ COMMANDS: tuple[Command, ...] = (
     cmd_construct,
     cmd_solve,
     cmd_train,
+    cmd_transformer,
+    cmd_grokking,
     cmd_inspect,
     cmd_verify,
 )

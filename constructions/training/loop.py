@@ -113,7 +113,7 @@ def _train(
     U, W = U0.to(device, dtype), W0.to(device, dtype)
     method = make_method(U, W, cfg, gamma_star=gamma_star(task.p, task.k), generator=generator)
     initial = _snapshot(method.U, method.W, cfg, step=0, history=())
-    batches = _batches(data, cfg.batch_size, generator)
+    stream = batches(data, cfg.batch_size, generator)
 
     history: list[HistoryRecord] = []
     start = time.perf_counter()
@@ -140,7 +140,7 @@ def _train(
     step = 0
     record(0, initial)
     while step < cfg.steps:
-        last_loss = method.step(step, next(batches))
+        last_loss = method.step(step, next(stream))
         step += 1
         if not math.isfinite(last_loss):
             raise TrainingDivergedError(
@@ -207,7 +207,7 @@ def _snapshot(
         ) from None
 
 
-def _batches(data: Batch, batch_size: int | None, generator: torch.Generator) -> Iterator[Batch]:
+def batches(data: Batch, batch_size: int | None, generator: torch.Generator) -> Iterator[Batch]:
     """The full batch forever, or mini-batches of a fresh random permutation each epoch."""
     n = len(data)
     if batch_size is None or batch_size >= n:

@@ -1,0 +1,37 @@
+"""A one-layer Transformer on k-input modular addition (Section 5 of arXiv 2402.09469), its
+training, and the Fourier analysis of its attention. See docs/transformer.md.
+
+    from constructions.transformer import TransformerConfig, train_transformer
+    result = train_transformer(TransformerConfig(p=11, k=3, seed=0))
+    result.final.test_accuracy            # on the held-out half
+    result.analysis().concentration       # attention_fourier_concentration
+
+Pure: no printing, no files; progress through `callback`, randomness only from `seed`.
+"""
+
+from constructions.transformer.analysis import AttentionAnalysis, analyse_attention
+from constructions.transformer.config import (
+    PAPER_SETTINGS,
+    TEST_ACCURACY_CLAIM,
+    TransformerConfig,
+    paper_config,
+)
+from constructions.transformer.loop import train_transformer
+from constructions.transformer.model import attention_weights, logits, reference_logits, tokens
+from constructions.transformer.result import TransformerRecord, TransformerResult
+
+__all__ = [
+    "PAPER_SETTINGS",
+    "TEST_ACCURACY_CLAIM",
+    "AttentionAnalysis",
+    "TransformerConfig",
+    "TransformerRecord",
+    "TransformerResult",
+    "analyse_attention",
+    "attention_weights",
+    "logits",
+    "paper_config",
+    "reference_logits",
+    "tokens",
+    "train_transformer",
+]
