@@ -3,7 +3,7 @@
 Computes the maximum normalized margin from its definition, without being told gamma*: a lower
 bound from column generation over random neurons (the margin of the explicit network recomputed
 by theory.margin_report, or for large p^k by the orbit-averaged Fourier form), and rigorous upper
-bounds from weak duality (the symmetric-q lemma; for k = 2 the SDP certificate). Then checks
+bounds from weak duality (the symmetric-q lemma; the k = 2 SDP and k = 3 SOS certificates). Checks
 that gamma* (Theorem 4.1 (i) of arXiv 2402.09469) lies between them and that the gap is small.
 Progress goes to stderr.
 """
@@ -23,11 +23,13 @@ import numpy as np
 from constructions.convex import (
     Bound,
     certify_sdp,
+    certify_sos,
     column_generation,
     optimal_symmetric_q,
     orbit_network,
     reduced_margin,
     sdp_certificate,
+    sos_certificate,
     symmetric_q_bound,
     symmetrised_dual,
 )
@@ -46,10 +48,15 @@ GAP_TARGET = 1e-6
 EXPLICIT_MAX_EXAMPLES = 3000
 #: Largest p for the k = 2 SDP certificate (PSD dimension 2p(p+1) = 264 at p = 11).
 SDP_MAX_P = 11
+#: Largest p for the k = 3 SOS certificate (Gram blocks up to 2p + 8 after the symmetry
+#: reduction; the rigorous check rebuilds the real Gram matrix of size 2p(4p+1): 1378 at p = 13).
+SOS_MAX_P = 13
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--p", type=int, required=True, help="odd modulus p >= 3")
+    parser.add_argument(
+        "--p", type=int, default=None, help="odd modulus p >= 3 (required without --min-width)"
+    )
     parser.add_argument("--k", type=int, required=True, help="number of summands k >= 2")
     parser.add_argument(
         "--method",
@@ -63,7 +70,20 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--max-seconds", type=float, default=600.0, help="time limit of column generation"
     )
-    parser.add_argument("--no-sdp", action="store_true", help="skip the k = 2 SDP certificate")
+    parser.add_argument(
+        "--no-sdp", action="store_true", help="skip the k = 2 SDP and the k = 3 SOS certificates"
+    )
+    parser.add_argument(
+        "--min-width",
+        action="store_true",
+        help="smallest design reaching gamma* vs a lower bound (experiments.cmd_min_width)",
+    )
+    parser.add_argument(
+        "--search-seconds",
+        type=float,
+        default=0.0,
+        help="with --min-width: time limit of an integer-program design search (0: none)",
+    )
 
 
 @contextlib.contextmanager
@@ -115,6 +135,13 @@ def _lower_bound(
 
 
 def run(args: argparse.Namespace) -> Outcome:
+    if args.min_width:
+        from experiments import cmd_min_width
+
+        with _stdout_to_stderr():
+            return cmd_min_width.run(args)
+    if args.p is None:
+        raise FourierCircuitsError("--p is required (unless --min-width)")
     task = Task(args.p, args.k)
     p, k = task.p, task.k
     if args.starts < 1:
@@ -155,6 +182,15 @@ def run(args: argparse.Namespace) -> Outcome:
                 "sdp_min_eigenvalue": certified.min_eigenvalue,
                 "sdp_coefficient_residual": certified.coefficient_residual,
                 "sdp_deficit": certified.deficit,
+            }
+        if k == 3 and p <= SOS_MAX_P and not args.no_sdp:
+            certified = certify_sos(sos_certificate(p))  # q optimised jointly, not given
+            bounds.append(certified.bound)
+            sdp_info = {
+                "sos_accepted": certified.accepts(),
+                "sos_min_eigenvalue": certified.min_eigenvalue,
+                "sos_coefficient_residual": certified.coefficient_residual,
+                "sos_deficit": certified.deficit,
             }
     seconds = time.perf_counter() - start
     best = min(bounds, key=lambda bd: bd.value)
@@ -209,8 +245,10 @@ def run(args: argparse.Namespace) -> Outcome:
         failures.append(f"gamma* <= upper bound (upper bound {upper:.12g} < {gstar:.12g})")
     if gap > GAP_TARGET:
         failures.append(f"relative gap <= {GAP_TARGET:g} (gap {gap:.3g})")
-    if sdp_info and not sdp_info["sdp_accepted"]:
+    if "sdp_accepted" in sdp_info and not sdp_info["sdp_accepted"]:
         failures.append("the SDP certificate survives its rigorous post-processing")
+    if "sos_accepted" in sdp_info and not sdp_info["sos_accepted"]:
+        failures.append("the SOS certificate survives its rigorous post-processing")
     if save is not None and net is not None:
         net.with_meta(
             **provenance(command="solve", method=args.method, seed=args.seed, lower_bound=lower)

@@ -41,6 +41,15 @@ def test_solve_brackets_gamma_star_and_saves_the_network(
     assert data["gamma_star"] == pytest.approx(gamma_star(5, 2), rel=1e-15)
 
 
+def test_solve_k3_reports_the_sos_certificate(capsys: pytest.CaptureFixture[str]) -> None:
+    code, data, _ = run_json(capsys, "solve", "--p", "5", "--k", "3")
+    assert code == 0, data
+    sos = [b for b in data["upper_bounds"] if b["method"].startswith("SOS")]
+    assert len(sos) == 1 and sos[0]["rigorous"] and data["sos_accepted"] is True
+    assert data["gamma_star"] <= sos[0]["value"] <= data["gamma_star"] * (1 + 1e-6)
+    assert any(b["method"].startswith("symmetric-q") for b in data["upper_bounds"])
+
+
 def test_solve_large_p_uses_the_orbit_averaged_margin(capsys: pytest.CaptureFixture[str]) -> None:
     code, data, _ = run_json(capsys, "solve", "--p", "23", "--k", "4")
     assert code == 0, data

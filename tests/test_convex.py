@@ -23,6 +23,7 @@ from constructions.convex import (
     sdp_certificate,
     solve,
     solve_master,
+    sparsify,
     symmetric_q_bound,
 )
 from constructions.convex.pricing import full_rows
@@ -219,3 +220,16 @@ def test_bad_inputs_are_refused() -> None:
         column_generation(11, 4, rng=np.random.default_rng(0), method="full")
     with pytest.raises(FourierCircuitsError, match="p=4"):
         symmetric_q_bound(np.ones(3), 4, 2)
+
+
+def test_vertex_of_the_full_lp_on_orbit_columns_is_sparser_and_keeps_the_margin() -> None:
+    """Sparsification: a simplex vertex of the full LP on the orbit columns of a reduced support
+    has fewer neurons than the orbit network and, recomputed from its weights, the same margin."""
+    p, k = 5, 2
+    neurons, lam = column_generation(p, k, rng=np.random.default_rng(0)).support()
+    sparse = sparsify(orbit_neurons(neurons, p, k), p, k)
+    assert len(sparse.lam) < len(lam) * p**k
+    margin = margin_report(sparse.network(p, k)).normalized_margin
+    g = gamma_star(p, k)
+    assert g * (1 - GAP_RTOL) <= margin <= g * (1 + CROSS_RTOL)
+    assert margin == pytest.approx(sparse.t, rel=1e-9)

@@ -17,11 +17,13 @@ from constructions.convex.certificates import (
 from constructions.convex.lp import (
     ColumnGeneration,
     MasterSolution,
+    SparseNetwork,
     column_generation,
     orbit_network,
     orbit_neurons,
     reduced_margin,
     solve_master,
+    sparsify,
     symmetrised_dual,
 )
 from constructions.convex.pricing import (
@@ -34,6 +36,7 @@ from constructions.convex.pricing import (
     symmetric_multiplier,
 )
 from constructions.convex.solvers import LP_SOLVERS, SDP_SOLVERS, SolveInfo, solve
+from constructions.convex.sos import SosCertificate, certify_sos, real_gram, sos_certificate
 
 __all__ = [
     "LP_SOLVERS",
@@ -45,8 +48,11 @@ __all__ = [
     "PricingResult",
     "SdpCertificate",
     "SolveInfo",
+    "SosCertificate",
+    "SparseNetwork",
     "c_k",
     "certify_sdp",
+    "certify_sos",
     "column_generation",
     "full_rows",
     "lemma_constant",
@@ -57,11 +63,14 @@ __all__ = [
     "price_full",
     "project_to_simplex",
     "random_neurons",
+    "real_gram",
     "reduced_margin",
     "reduced_rows",
     "sdp_certificate",
     "solve",
     "solve_master",
+    "sos_certificate",
+    "sparsify",
     "symmetric_multiplier",
     "symmetric_q_bound",
     "symmetrised_dual",

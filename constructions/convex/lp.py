@@ -234,3 +234,63 @@ def orbit_neurons(neurons: FloatArray, p: int, k: int) -> FloatArray:
     net = orbit_network(neurons, np.ones(len(neurons)), p, k)
     flat = np.concatenate([net.U.reshape(net.m, -1), net.W], axis=1)
     return flat / np.linalg.norm(flat, axis=1, keepdims=True)
+
+
+@dataclass(frozen=True)
+class SparseNetwork:
+    """A vertex solution of the full LP on given columns: neurons (s, (k+1) p) unit, lam (s,)
+    their shares, t the LP value (the margin is to be recomputed from the weights)."""
+
+    neurons: FloatArray
+    lam: FloatArray
+    t: float
+
+    def network(self, p: int, k: int) -> PolyNet:
+        """The explicit network: neuron i scaled so that ||theta_i||^(k+1) = lam_i."""
+        V = self.neurons.reshape(-1, k + 1, p)
+        r = self.lam ** (1.0 / (k + 1))
+        return PolyNet(
+            r[:, None, None] * V[:, :k],
+            r[:, None] * V[:, k],
+            {"made_by": "constructions.convex.sparsify", "support": len(self.lam)},
+        )
+
+
+def sparsify(columns: FloatArray, p: int, k: int, *, share: float = 1e-9) -> SparseNetwork:
+    """A vertex (basic) solution of the full LP max t s.t. sum_i lam_i g(phi_i; a, c) >= t on
+    every pair, lam in the simplex, over `columns` (e.g. orbit_neurons of a reduced support), by
+    HiGHS's dual simplex: a vertex has at most p^k (p-1) + 1 nonzero lam, usually far fewer than
+    the orbit network's support * p^k. Tiny p^k only (one row per pair)."""
+    from scipy.optimize import linprog
+
+    task = Task(p, k)
+    rows = task.n_examples * (p - 1)
+    if rows > 20_000:
+        raise FourierCircuitsError(
+            f"sparsify solves the full LP with p^k (p-1) = {rows} rows at (p, k) = ({p}, {k}); "
+            "at most 20000"
+        )
+    G = full_rows(columns, p, k)  # (n, rows)
+    scale = float(np.abs(G).max())
+    n = G.shape[0]
+    # variables (lam, t): minimise -t s.t. t - G^T lam <= 0, sum lam = 1, lam >= 0, t free
+    A_ub = np.hstack([-G.T / scale, np.ones((G.shape[1], 1))])
+    A_eq = np.concatenate([np.ones(n), [0.0]])[None]
+    cost = np.zeros(n + 1)
+    cost[-1] = -1.0
+    bounds = [(0.0, None)] * n + [(None, None)]
+    res = linprog(
+        cost,
+        A_ub=A_ub,
+        b_ub=np.zeros(G.shape[1]),
+        A_eq=A_eq,
+        b_eq=[1.0],
+        bounds=bounds,
+        method="highs-ds",
+    )
+    if res.status != 0:
+        raise FourierCircuitsError(f"sparsify: HiGHS dual simplex failed ({res.message})")
+    lam = np.clip(res.x[:n], 0.0, None)
+    keep = lam > share * lam.max()
+    lam = lam[keep] / lam[keep].sum()
+    return SparseNetwork(columns[keep], lam, float(np.min(lam @ G[keep])))

@@ -29,6 +29,7 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 from scipy.optimize import minimize
+from threadpoolctl import threadpool_limits
 
 from theory import FloatArray, FourierCircuitsError, Task, all_inputs, labels
 
@@ -155,18 +156,24 @@ def _multi_start(
     polish: int = 3,
     coarse: dict[str, float] = COARSE,
 ) -> PricingResult:
-    """Coarse L-BFGS from every random start, then the `polish` best runs to tight tolerances."""
+    """Coarse L-BFGS from every random start, then the `polish` best runs to tight tolerances.
+
+    BLAS is limited to one thread meanwhile: L-BFGS-B calls it on vectors of length (k+1) p,
+    where a multi-threaded OpenBLAS spends ~10x the work waiting for its threads (measured:
+    89 of 110 s of a (101, 2) run were in L-BFGS-B's own loop on a loaded 2-core machine).
+    """
     neurons = np.empty((starts, (k + 1) * p))
     values = np.empty(starts)
-    for s, x0 in enumerate(random_neurons(p, k, starts, rng=rng)):
-        res = minimize(negative, x0, jac=True, method="L-BFGS-B", options=coarse)
-        neurons[s] = _unit(res.x)
-        values[s] = -float(res.fun)
-    for s in np.argsort(values)[::-1][:polish]:
-        res = minimize(negative, neurons[s], jac=True, method="L-BFGS-B", options=FINE)
-        if -float(res.fun) >= values[s]:
+    with threadpool_limits(limits=1, user_api="blas"):
+        for s, x0 in enumerate(random_neurons(p, k, starts, rng=rng)):
+            res = minimize(negative, x0, jac=True, method="L-BFGS-B", options=coarse)
             neurons[s] = _unit(res.x)
             values[s] = -float(res.fun)
+        for s in np.argsort(values)[::-1][:polish]:
+            res = minimize(negative, neurons[s], jac=True, method="L-BFGS-B", options=FINE)
+            if -float(res.fun) >= values[s]:
+                neurons[s] = _unit(res.x)
+                values[s] = -float(res.fun)
     return PricingResult(neurons, values * unit)
 
 

@@ -1,0 +1,295 @@
+"""The smallest width that reaches gamma*: lower bounds on the neurons per frequency, integer
+programs that search for small (weighted) phase designs, and the aliasing of tiny p.
+
+A weighted design is a measure mu = sum_i w_i delta_{phi_i} (w_i > 0, distinct phi_i in T^k); its
+neurons of one frequency are the unit neurons of constructions.analytic scaled by w_i^(1/(k+1)),
+so each contributes w_i f_i to the logits and w_i to sum ||theta_i||^(k+1). With mu^(v) =
+sum_i w_i e^{i v.phi_i}, the design reaches gamma* iff mu^(v) = 0 for every unwanted v
+(constructions.exact, module docstring): the normalized margin is a weighted average, and equal
+total weight per frequency ties the wrong labels.
+
+Lower bound (Delsarte's linear-programming argument, proved in docs/min-width.md). If
+F(t) = sum_u F_u e^{i u.t} >= 0 on T^k has F_u = 0 for u outside V u {0} (V: the unwanted
+characters), then every such design has at least F(0) / F_0 points:
+    F_0 (sum w)^2 = sum_u F_u |mu^(u)|^2 = sum_{i,l} w_i w_l F(phi_i - phi_l)
+                 >= F(0) sum_i w_i^2 >= F(0) (sum w)^2 / N        (Cauchy-Schwarz).
+F = |sum_{a in A} e^{i a.t}|^2 with every non-zero difference of A unwanted (a clique) gives |A|;
+F = g* M g with g = (e^{i a.t})_{a in A}, M >= 0 (a semidefinite program) gives more.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+import time
+from dataclasses import dataclass
+
+import cvxpy as cp
+import highspy
+import numpy as np
+
+from constructions.designs import PhaseDesign
+from constructions.exact import _expansion, unwanted_characters
+from theory import FloatArray, FourierCircuitsError, IntArray, PolyNet, Task, beta, validate_k
+
+# Characters whose non-zero differences are all unwanted (the clique bound). k = 2, 3, 4: maximum
+# cliques of the graph on V u {0} (networkx.max_weight_clique, offline); k = 5: randomized greedy
+# (a clique, perhaps not maximum; the bound it gives is valid either way).
+_CLIQUES = {
+    2: "0,0 1,-1 1,1 2,0 2,2 3,1",
+    3: "0,0,0 1,0,-1 1,-1,0 1,1,0 1,0,1 2,-1,-1 2,1,-1 2,2,0 2,0,0 2,1,1 3,1,0 3,0,1 3,2,1 "
+    "3,1,2 4,1,1",
+    4: "0,0,0,0 1,-1,0,0 1,0,-1,0 1,0,0,-1 1,0,0,1 1,0,1,0 1,1,0,0 2,-1,-1,0 2,-1,0,-1 2,0,-1,-1 "
+    "2,0,0,0 2,0,1,-1 2,0,1,1 2,1,-1,0 2,1,0,-1 2,1,0,1 2,1,1,0 2,2,0,0 3,0,0,1 3,0,1,0 3,1,0,0 "
+    "3,1,1,-1 3,1,1,1 3,1,2,0 3,1,2,2 3,2,0,1 3,2,1,0 3,2,1,2 3,2,2,1 4,0,1,1 4,1,0,1 4,1,1,0 "
+    "4,1,1,2 4,1,2,1 4,2,1,1 5,1,1,1",
+    5: "-3,-3,-1,0,-1 -2,-4,-1,0,-1 -2,-3,-2,0,-1 -2,-3,-1,-1,-1 -2,-3,-1,0,-2 -2,-3,-1,0,0 "
+    "-2,-3,-1,1,-1 -2,-3,0,0,-1 -2,-2,-1,0,-1 -1,-4,-2,0,-1 -1,-4,-1,-1,-1 -1,-4,-1,0,-2 "
+    "-1,-3,-2,-1,-1 -1,-3,-2,0,-2 -1,-3,-1,-1,-2 -1,-3,-1,0,-1 -1,-3,-1,1,-2 -1,-3,-1,1,0 "
+    "-1,-3,0,-1,-1 -1,-3,0,0,-2 -1,-3,0,0,0 -1,-3,0,1,-1 -1,-2,-2,0,-1 -1,-2,-1,-1,-1 "
+    "-1,-2,-1,0,-2 -1,-2,-1,0,0 -1,-2,-1,1,-1 -1,-2,0,-1,0 -1,-2,0,0,-1 -1,-2,0,0,1 -1,-2,0,1,0 "
+    "-1,-1,-1,0,-1 -1,-1,-1,1,0 -1,-1,0,0,0 -1,-1,0,1,-1 0,-3,-1,0,0 0,-3,-1,1,-1 0,-3,0,0,-1 "
+    "0,-2,-2,0,0 0,-2,-1,-1,0 0,-2,-1,0,-1 0,-2,-1,0,1 0,-2,-1,1,0 0,-2,0,-1,-1 0,-2,0,0,0 "
+    "0,-2,0,1,-1 0,-2,1,2,1 0,-1,-1,0,0 0,-1,-1,1,-1 0,-1,0,-1,0 0,-1,0,0,-1 0,-1,0,0,1 "
+    "0,-1,0,1,0 0,-1,0,2,1 0,-1,1,0,0 0,-1,1,1,-1 0,-1,1,1,1 0,-1,1,2,0 0,0,-1,1,0 0,0,0,0,0 "
+    "0,0,0,1,-1 0,0,0,1,1 0,0,0,2,0 0,0,1,1,0 1,-2,-1,0,0 1,-2,0,1,0 1,-2,0,2,1 1,-2,1,1,1 "
+    "1,-2,1,2,0 1,-1,-1,1,0 1,-1,0,0,0 1,-1,0,1,-1 1,-1,0,1,1 1,-1,0,2,0 1,-1,1,1,0 1,0,0,1,0 "
+    "2,-1,0,1,0",
+}
+
+
+def _digits(text: str) -> tuple[tuple[int, ...], ...]:
+    """Points written as digit strings: "023 130" -> ((0, 2, 3), (1, 3, 0))."""
+    return tuple(tuple(int(c) for c in word) for word in text.split())
+
+
+#: Designs for tiny p <= 2k - 1, found by search_design(k, 6, p=p) (aliased conditions): they reach
+#: gamma* at that p only (exact_normalized_margin), not for larger p (prove_design fails).
+ALIASED_DESIGNS: dict[tuple[int, int], PhaseDesign] = {
+    (3, 3): PhaseDesign(
+        "aliased-p3",
+        6,
+        _digits("023 130 134 241 243 245 352 354 405"),
+    ),
+}
+#: Largest k for which sdp_lower_bound agrees to run (k = 3: an 81 x 81 PSD matrix, ~20 s).
+SDP_MAX_K = 3
+#: Slack added to the SDP certificate beyond its measured defects, far above float64 rounding
+#: (entries of M are O(1), sums of at most 81^2 of them: rounding ~1e-12).
+SDP_PAD = 1e-7
+
+
+@dataclass(frozen=True)
+class LowerBound:
+    """Every design of k summands reaching gamma* has at least `value` points per frequency."""
+
+    k: int
+    value: int
+    method: str
+    raw: float  # F(0) / F_0 before rounding up
+
+
+def orthogonal_characters(k: int) -> tuple[tuple[int, ...], ...]:
+    """The stored clique A of characters (module docstring): every a - b != 0 is unwanted."""
+    k = validate_k(k)
+    if k not in _CLIQUES:
+        raise FourierCircuitsError(f"k={k}: orthogonal characters are stored for k in 2..5")
+    return tuple(tuple(int(c) for c in a.split(",")) for a in _CLIQUES[k].split())
+
+
+def clique_lower_bound(k: int, chars: tuple[tuple[int, ...], ...] | None = None) -> LowerBound:
+    """|A| for a clique A (default: the stored one), after checking every difference is unwanted:
+    the vectors (sqrt(w_i) e^{i a.phi_i})_i, a in A, are then orthogonal, so N >= |A|."""
+    A = orthogonal_characters(k) if chars is None else tuple(tuple(a) for a in chars)
+    V = set(unwanted_characters(validate_k(k)))
+    for a, b in itertools.permutations(A, 2):
+        d = tuple(x - y for x, y in zip(a, b, strict=True))
+        if d not in V:
+            raise FourierCircuitsError(f"characters {a} and {b}: {d} is not unwanted (k={k})")
+    if len(set(A)) != len(A):
+        raise FourierCircuitsError("the characters must be distinct")
+    return LowerBound(k, len(A), "clique of characters with unwanted differences", float(len(A)))
+
+
+def sdp_lower_bound(k: int, *, solver: str = "CLARABEL") -> LowerBound:
+    """Delsarte's bound with F = g* M g, g = (e^{i a.t})_{a in V u {0}}, M >= 0 (module docstring):
+    maximise F(0) = 1'M1 subject to tr M = F_0 = 1 and sum_{a-b=u} M_ab = 0 for u not in V u {0}.
+
+    The solver's M is made rigorous: F~ = F - sum_bad r_u e^{iu.t} + delta with residuals r_u and
+    delta = |A| max(0, -lambda_min(M)) + sum |r_u| + SDP_PAD satisfies F~ >= 0 (F >= lambda_min
+    |g|^2 = lambda_min |A|) and has spectrum in V u {0}; the bound is F~(0) / F~_0, rounded up
+    after subtracting SDP_PAD (N is an integer)."""
+    k = validate_k(k)
+    if k > SDP_MAX_K:
+        raise FourierCircuitsError(f"sdp_lower_bound: k={k} > {SDP_MAX_K} is too large here")
+    V = set(unwanted_characters(k))
+    A = [(0,) * k, *sorted(V)]
+    n = len(A)
+    diff = np.array(A)[:, None, :] - np.array(A)[None, :, :]  # (n, n, k)
+    bad: dict[tuple[int, ...], list[int]] = {}
+    for i, j in itertools.product(range(n), repeat=2):
+        u = tuple(int(c) for c in diff[i, j])
+        if any(u) and u not in V:
+            bad.setdefault(u, []).append(i * n + j)
+    M = cp.Variable((n, n), symmetric=True)
+    flat = cp.vec(M, order="C")
+    cons = [M >> 0, cp.trace(M) == 1] + [cp.sum(flat[idx]) == 0 for idx in bad.values()]
+    problem = cp.Problem(cp.Maximize(cp.sum(M)), cons)
+    problem.solve(solver=solver)
+    if problem.status not in (cp.OPTIMAL, cp.OPTIMAL_INACCURATE) or M.value is None:
+        raise FourierCircuitsError(f"sdp_lower_bound(k={k}): {solver} returned {problem.status}")
+    Mv = (M.value + M.value.T) / 2
+    lam = float(np.linalg.eigvalsh(Mv)[0])
+    residuals = [float(Mv.ravel()[idx].sum()) for idx in bad.values()]
+    delta = n * max(0.0, -lam) + sum(abs(r) for r in residuals) + SDP_PAD
+    f0 = float(Mv.sum()) - sum(residuals) + delta
+    raw = f0 / (float(np.trace(Mv)) + delta)
+    return LowerBound(k, math.ceil(raw - SDP_PAD), f"Delsarte SDP over V u {{0}} ({solver})", raw)
+
+
+# --- searching for designs -------------------------------------------------------------------
+def character_rows(k: int, L: int, p: int | None = None) -> tuple[FloatArray, IntArray]:
+    """Linear conditions rows @ w = 0 on weights w over the grid Z_L^k (phases 2 pi x / L).
+
+    p None (or p without aliasing, frequency_collisions): Re and Im of mu^(v) for one v of each
+    pair +-v of unwanted characters. p with aliasing (at frequency zeta = 1): the terms (n, s) of
+    the expansion whose DFT frequencies (n, s) mod p coincide add up, so only
+    sum_{(n,s) in class} A(n,s) mu^(n + s 1) = 0 per class is needed (docs/min-width.md:
+    classes never mix frequencies, and the wanted class receives only the wanted term).
+    Returns rows (r, L^k) and the grid X (L^k, k)."""
+    k = validate_k(k)
+    X = np.array(list(itertools.product(range(L), repeat=k)), dtype=np.int64)
+    coef: dict[tuple[int, ...], FloatArray] = {}
+    if p is None:  # mu^(-v) = conj(mu^(v)): one of each pair +-v suffices
+        for u in unwanted_characters(k):
+            if u > tuple(-c for c in u):
+                coef[u] = np.exp(2j * np.pi * (X @ np.array(u)) / L)
+    else:
+        for (n, s), a in _expansion(k).items():
+            v = np.array(n) + s
+            if v.any():  # the wanted class receives only v = 0 terms (docs/min-width.md)
+                cls = tuple(int(c) % p for c in (*n, s))
+                term = float(a) * np.exp(2j * np.pi * (X @ v) / L)
+                coef[cls] = coef.get(cls, 0) + term
+    rows = []
+    for z in coef.values():
+        rows += [z.real, z.imag]
+    R = np.array(rows)
+    R[np.abs(R) < 1e-12] = 0.0
+    keep = np.abs(R).max(axis=1) > 0
+    return R[keep], X
+
+
+@dataclass(frozen=True)
+class DesignSearch:
+    """A HiGHS MILP: minimise the support of w >= 0 on Z_L^k, sum w = 1, character rows = 0."""
+
+    k: int
+    L: int
+    p: int | None
+    status: str
+    size: int | None  # support of the best design found (None: none found)
+    dual_bound: float  # no design on this grid has fewer points
+    points: tuple[tuple[int, ...], ...]
+    weights: tuple[float, ...]
+    seconds: float
+
+
+def search_design(
+    k: int, L: int, *, p: int | None = None, time_limit: float = 30.0, max_size: int | None = None
+) -> DesignSearch:
+    """Smallest-support weighted design on the grid Z_L^k (one point fixed at 0: designs may be
+    shifted, mu^(v) only changes by a phase). Binary z_x >= w_x marks the support."""
+    R, X = character_rows(k, L, p)
+    n = len(X)
+    h = highspy.Highs()
+    h.setOptionValue("output_flag", False)
+    h.setOptionValue("time_limit", float(time_limit))
+    # No "threads" option: HiGHS refuses it (and run() then returns an error) once its global
+    # scheduler has started with another count, e.g. after cvxpy's HiGHS LPs in the same process.
+    inf = highspy.kHighsInf
+    h.addVars(2 * n, np.zeros(2 * n), np.ones(2 * n))  # w (n), then z (n)
+    h.changeColsCost(2 * n, np.arange(2 * n), np.r_[np.zeros(n), np.ones(n)])
+    h.changeColsIntegrality(n, np.arange(n, 2 * n), np.array([highspy.HighsVarType.kInteger] * n))
+    h.changeColBounds(n, 1.0, 1.0)  # the point 0 is in the support
+    for r in R:
+        nz = np.flatnonzero(r)
+        h.addRow(0.0, 0.0, len(nz), nz, r[nz])
+    h.addRow(1.0, 1.0, n, np.arange(n), np.ones(n))
+    for i in range(n):
+        h.addRow(-inf, 0.0, 2, np.array([i, n + i]), np.array([1.0, -1.0]))  # w_i <= z_i
+    if max_size is not None:
+        h.addRow(-inf, float(max_size), n, np.arange(n, 2 * n), np.ones(n))
+    start = time.perf_counter()
+    run_status = h.run()
+    seconds = time.perf_counter() - start
+    if run_status == highspy.HighsStatus.kError:
+        raise FourierCircuitsError(
+            f"HiGHS failed on the design search (k={k}, L={L}): status "
+            f"{h.modelStatusToString(h.getModelStatus())}"
+        )
+    status = h.modelStatusToString(h.getModelStatus())
+    info = h.getInfo()
+    w = np.array(h.getSolution().col_value[:n]) if info.primal_solution_status else np.zeros(n)
+    support = np.flatnonzero(w > 1e-9)
+    return DesignSearch(
+        k=k,
+        L=L,
+        p=p,
+        status=status,
+        size=len(support) if len(support) else None,
+        dual_bound=float(info.mip_dual_bound),
+        points=tuple(tuple(int(c) for c in X[i]) for i in support),
+        weights=tuple(float(w[i]) for i in support),
+        seconds=seconds,
+    )
+
+
+def weighted_network(p: int, design: PhaseDesign, weights: FloatArray | None = None) -> PolyNet:
+    """The network of a weighted design: neuron (zeta, phi_i) is the unit neuron u_j = beta cos(
+    phi_j + 2 pi zeta a/p), w = beta cos(sum phi + 2 pi zeta c/p) scaled by w_i^(1/(k+1)), so it
+    adds w_i f_i to the logits and w_i to sum ||theta_i||^(k+1) ((k+1)-homogeneity). Repeated
+    points of a multiset design are merged into one neuron carrying their multiplicity."""
+    task = Task(p, design.k)
+    merged: dict[tuple[int, ...], float] = {}
+    ws = np.ones(design.size) if weights is None else np.asarray(weights, dtype=float)
+    if ws.shape != (design.size,) or not np.all(ws > 0):
+        raise FourierCircuitsError(f"weights must be {design.size} positive numbers")
+    for pt, wi in zip(design.points, ws, strict=True):
+        merged[pt] = merged.get(pt, 0.0) + float(wi)
+    pts = np.array(list(merged), dtype=np.int64)
+    w = np.array(list(merged.values()))
+    phi = 2 * np.pi * pts / design.N  # (n, k)
+    zetas = task.frequencies
+    angle = 2 * np.pi * np.outer(zetas, np.arange(task.p)) / task.p  # (Z, p)
+    U = np.cos(phi[None, :, :, None] + angle[:, None, None, :])  # (Z, n, k, p)
+    Wout = np.cos(phi.sum(axis=1)[None, :, None] + angle[:, None, :])  # (Z, n, p)
+    r = beta(task.p, task.k) * np.tile(w, len(zetas)) ** (1.0 / (task.k + 1))  # (m,)
+    m = len(zetas) * len(w)
+    return PolyNet(
+        r[:, None, None] * U.reshape(m, task.k, task.p),
+        r[:, None] * Wout.reshape(m, task.p),
+        {"made_by": "constructions.min_width.weighted_network", "design": design.name},
+    )
+
+
+def frequency_collisions(p: int, k: int) -> tuple[int, int]:
+    """(cross, within): the pairs of distinct expansion terms (zeta, n, s) != (zeta', n', s'),
+    zeta, zeta' in 1..(p-1)/2, whose DFT frequencies zeta (n, s), zeta' (n', s') in Z_p^(k+1)
+    coincide, counted across different frequencies and within one. The last coordinate s zeta
+    = s' zeta' mod p forces zeta = zeta' (zeta + zeta' < p), so cross = 0 for every odd p;
+    within > 0 needs zeta (n - n') = 0 mod p with 0 < |n_j - n'_j| <= 2k: p <= 2k - 1 for prime
+    p (not always then: none for k = 2, p = 3), or gcd(zeta, p) > 1 for composite p."""
+    task = Task(p, validate_k(k))
+    terms = [(n, s) for n, s in _expansion(task.k)]
+    seen: dict[tuple[int, ...], list[int]] = {}
+    for zeta in task.frequencies.tolist():
+        for n, s in terms:
+            key = tuple(zeta * c % task.p for c in (*n, s))
+            seen.setdefault(key, []).append(zeta)
+    cross = within = 0
+    for zs in seen.values():
+        for a, b in itertools.combinations(zs, 2):
+            cross += a != b
+            within += a == b
+    return cross, within

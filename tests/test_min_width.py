@@ -1,0 +1,182 @@
+"""The smallest width that reaches gamma* (constructions.min_width, docs/min-width.md): the
+Delsarte lower bounds on the neurons per frequency against every design we know, the integer
+program's designs proved exactly and by brute force, weighted designs, the aliasing of tiny p,
+and `fourier-circuits solve --min-width`; each with a negative control."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from constructions import PhaseDesign, exact_normalized_margin, get_design, prove_design
+from constructions.min_width import (
+    ALIASED_DESIGNS,
+    character_rows,
+    clique_lower_bound,
+    frequency_collisions,
+    orthogonal_characters,
+    sdp_lower_bound,
+    search_design,
+    weighted_network,
+)
+from experiments.cli import main
+from theory import FourierCircuitsError, gamma_star, margin_report
+from theory.tolerances import MARGIN_RTOL
+
+# Clique bounds: maximum cliques for k = 2, 3, 4; a greedy clique for k = 5.
+CLIQUE = {2: 6, 3: 15, 4: 36, 5: 77}
+
+
+@pytest.mark.parametrize("k", sorted(CLIQUE))
+def test_clique_bound_is_below_every_known_design(k: int) -> None:
+    bound = clique_lower_bound(k)
+    assert bound.value == CLIQUE[k]
+    for name in ("paper", "grid3", "lattice"):
+        assert get_design(name, k).size >= bound.value
+
+
+def test_clique_with_a_wanted_difference_is_rejected() -> None:
+    chars = orthogonal_characters(2)
+    with pytest.raises(FourierCircuitsError, match="not unwanted"):
+        clique_lower_bound(2, (*chars, (4, 4)))
+
+
+def test_delsarte_identity_holds_on_designs() -> None:
+    """The proof's step sum_{i,l} F(phi_i - phi_l) = F_0 N^2 for F = |sum_{a in A} e^{i a.t}|^2
+    (F_0 = |A|, unit weights): F(phi_i - phi_l) = |(G G^H)_il|^2 with G_ia = e^{i a.phi_i}, and
+    (G^H G)_ab = mu^(b - a) is N I on a design. A design missing a point breaks it."""
+    A = np.array(orthogonal_characters(3))
+    for name in ("lattice", "paper", "grid3"):
+        phi = get_design(name, 3).phases
+        for drop in (False, True):
+            G = np.exp(1j * (phi[1:] if drop else phi) @ A.T)  # (N, |A|)
+            lhs = float(np.sum(np.abs(G @ G.conj().T) ** 2))
+            target = len(A) * len(G) ** 2
+            if drop:
+                assert lhs > target * (1 + 1e-6)
+            else:
+                assert lhs == pytest.approx(target, rel=1e-12)
+
+
+def test_sdp_bound_k2_is_six_and_sharp() -> None:
+    bound = sdp_lower_bound(2)
+    assert bound.value == 6 == get_design("lattice", 2).size  # N_min(2) = 6 exactly
+
+
+@pytest.mark.slow
+def test_sdp_bound_k3_is_sixteen() -> None:
+    bound = sdp_lower_bound(3)
+    assert bound.value == 16 and 15.7 < bound.raw < 16
+    assert get_design("lattice", 3).size >= bound.value
+
+
+@pytest.mark.parametrize("size", [1, 3, 5])
+def test_designs_below_the_bound_fail_the_exact_check(size: int) -> None:
+    rng = np.random.default_rng(size)
+    for N in (4, 6, 12):
+        pts = tuple(map(tuple, rng.integers(0, N, size=(size, 2))))
+        assert not prove_design(PhaseDesign("small", N, pts)).holds
+
+
+def test_search_finds_a_six_point_design_and_no_five_point_one() -> None:
+    found = search_design(2, 6, time_limit=20)
+    assert found.status == "Optimal" and found.size == 6
+    design = PhaseDesign("found", 6, found.points)
+    assert np.allclose(found.weights, 1 / 6) and prove_design(design).holds
+    report = margin_report(weighted_network(7, design))
+    assert report.normalized_margin / gamma_star(7, 2) == pytest.approx(1, abs=MARGIN_RTOL)
+    none = search_design(2, 6, time_limit=20, max_size=5)  # the clique bound says infeasible
+    assert none.size is None and none.status == "Infeasible"
+
+
+def test_character_rows_vanish_exactly_on_designs() -> None:
+    R, X = character_rows(3, 6)
+    index = {tuple(x): i for i, x in enumerate(X.tolist())}
+    w = np.zeros(len(X))
+    for pt in get_design("grid3", 3).points:
+        w[index[tuple(2 * c for c in pt)]] += 1
+    assert np.abs(R @ w).max() < 1e-12
+    w[index[(0, 0, 0)]] = 0  # drop a point
+    assert np.abs(R @ w).max() > 1e-3
+
+
+def test_weighted_designs_reach_gamma_star_and_unequal_weights_do_not() -> None:
+    """A positive combination of two designs (lattice x 2 + grid3 x 0.5 on Z_6^2, overlaps
+    merged) is a weighted design; one perturbed weight breaks it."""
+    lattice, grid3 = get_design("lattice", 2), get_design("grid3", 2)
+    pts = lattice.points + tuple(tuple(2 * c for c in pt) for pt in grid3.points)
+    w = np.r_[np.full(lattice.size, 2.0), np.full(grid3.size, 0.5)]
+    design = PhaseDesign("mixed", 6, pts)
+    net = weighted_network(7, design, w)
+    assert net.m < design.size * 3  # repeated points merged into one neuron
+    ratio = margin_report(net).normalized_margin / gamma_star(7, 2)
+    assert ratio == pytest.approx(1, abs=MARGIN_RTOL)
+    w[0] *= 1.5
+    bad = margin_report(weighted_network(7, design, w))
+    assert bad.normalized_margin / gamma_star(7, 2) < 1 - 1e-3
+
+
+@pytest.mark.parametrize("p", [3, 5, 7, 9, 11, 13, 15])
+@pytest.mark.parametrize("k", [2, 3, 4])
+def test_frequencies_never_mix(p: int, k: int) -> None:
+    cross, within = frequency_collisions(p, k)
+    assert cross == 0
+    if (p in (5, 7, 11, 13) and p >= 2 * k + 1) or k == 2:
+        assert within == 0  # prime p >= 2k+1, and k = 2 at every odd p (docs/min-width.md)
+
+
+def test_aliasing_at_tiny_p_exists() -> None:
+    assert frequency_collisions(3, 3)[1] > 0 and frequency_collisions(5, 5)[1] > 0
+    assert frequency_collisions(3, 2) == (0, 0)  # k = 2 never aliases
+
+
+def test_aliased_design_reaches_gamma_star_at_p3_only() -> None:
+    design = ALIASED_DESIGNS[(3, 3)]
+    assert design.size == 9 < clique_lower_bound(3).value  # below the bound: only via aliasing
+    assert exact_normalized_margin(3, 3, design).holds
+    ratio = margin_report(weighted_network(3, design)).normalized_margin / gamma_star(3, 3)
+    assert ratio == pytest.approx(1, abs=MARGIN_RTOL)
+    assert not prove_design(design).holds  # not a design for p without aliasing
+    assert not exact_normalized_margin(5, 3, design).holds
+    broken = PhaseDesign("aliased-minus-one", 6, design.points[1:])
+    assert not exact_normalized_margin(3, 3, broken).holds
+
+
+def run_json(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, dict]:
+    code = main([*argv, "--json"])
+    out, _ = capsys.readouterr()
+    lines = out.strip().splitlines()
+    assert len(lines) == 1
+    return code, json.loads(lines[0])
+
+
+def test_cli_min_width_reports_design_and_bound(capsys: pytest.CaptureFixture[str]) -> None:
+    code, data = run_json(capsys, "solve", "--min-width", "--k", "2", "--p", "7")
+    assert code == 0
+    assert data["smallest_design_size"] == 6 == data["lower_bound_per_frequency"]
+    assert data["paper_size"] == 8 and data["lattice_size"] == 6 and data["proved"] is True
+    assert data["width"] == 18 and data["margin_ratio"] == pytest.approx(1, abs=MARGIN_RTOL)
+    assert len(data["design"]["points"]) == len(data["design"]["weights"]) == 6
+    assert "seconds" in data
+
+
+def test_cli_min_width_aliased_p3(capsys: pytest.CaptureFixture[str]) -> None:
+    code, data = run_json(capsys, "solve", "--min-width", "--k", "3", "--p", "3", "--no-sdp")
+    assert code == 0 and data["smallest_design_size"] == 9 and data["width"] == 9
+    assert data["proved"] is True and data["lattice_size"] == 18
+
+
+def test_cli_solve_without_p_or_min_width_is_bad_input(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert main(["solve", "--k", "2"]) == 2
+    assert "--p is required" in capsys.readouterr().err
+
+
+def test_clique_checker_rejects_a_shifted_member() -> None:
+    chars = list(orthogonal_characters(3))
+    chars[1] = tuple(c + 7 for c in chars[1])
+    with pytest.raises(FourierCircuitsError, match="not unwanted"):
+        clique_lower_bound(3, tuple(chars))
