@@ -5,7 +5,7 @@
     .venv/bin/python benchmarks/bench_transformer.py --variants paper --paper-steps 5000
 
 Variants (constructions.transformer): "default" (TransformerConfig's CPU-sized defaults: d_model
-32, 4 heads of width 8, MLP 512, AdamW lr 3e-3, weight decay 1, full batch); "paper" (the paper's
+32, 4 heads of width 8, MLP 512, AdamW lr 5e-3, weight decay 1, full batch); "paper" (the paper's
 settings, paper_config: 160 heads, d_model 128, lr 1e-3, weight decay 1e-3, batch 1024, run for
 --paper-steps steps at most); "paper-arch" (the paper's architecture with the default optimiser
 settings). Each run stops at the first measurement (every eval_every = 100 steps) with test

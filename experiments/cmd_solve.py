@@ -235,6 +235,7 @@ def run(args: argparse.Namespace) -> Outcome:
         "frequencies_covered": summary.frequencies_covered,
         "single_frequency_share": summary.single_frequency_share,
         "max_normalized_power_median": summary.max_normalized_power_median,
+        "max_normalized_power_min": summary.max_normalized_power_min,
         "q_total_variation_from_uniform": 0.5 * float(np.abs(q - uniform).sum()),
         **sdp_info,
     }

@@ -2,8 +2,9 @@
 
 Checks every claim of arXiv 2402.09469 on a default grid (experiments.verify.plan), each by the
 routes that apply: symbolic (exact arithmetic, sympy), constructive (brute force over D_p), convex
-(cvxpy brackets never told gamma*), empirical (training), and negative controls that every
-checker must reject. Writes DIR/report.md, DIR/results.json and DIR/figures/*.png, all at once:
+(cvxpy brackets never told gamma*), empirical (the paper's network and a one-layer Transformer,
+trained), the smallest width the paper leaves open, and negative controls that every checker
+must reject. Writes DIR/report.md, DIR/results.json and DIR/figures/*.png, all at once:
 the run works in a hidden directory beside DIR and renames it into place only when complete, so an
 interrupted run leaves no half report. Exit 0 when every claim held, 1 naming the failed ones.
 """
@@ -40,6 +41,13 @@ TRAINING_FIGURES = {
     "neuron_cosines.png": "trained neurons and their fitted cosines (the paper's Fig. 1)",
     "power_heatmap.png": "neurons x frequencies power at initialisation and at the end",
     "neurons_per_frequency.png": "neurons per frequency, trained and analytic (Thm 4.1 (iii))",
+    # transformer and grokking runs
+    "accuracy.png": "train and test accuracy, 0.99 as the reference",
+    "attention_heads.png": "query-key matrices of the strongest heads and their 2-D spectra "
+    "(the paper's Fig. 3)",
+    "embedding_spectrum.png": "power of the token embeddings per frequency",
+    "grokking.png": "train and test accuracy for k = 2..5, mean and range over seeds "
+    "(the paper's Fig. 4)",
 }
 
 
@@ -112,6 +120,16 @@ def _steps(
                 partial(steps.trained_checks, p, k, seed, run_dir, optimizer="gd"),
             )
         )
+    for p, k in plan.min_width:
+        todo.append((f"smallest width p={p}, k={k}", partial(steps.min_width_checks, p, k)))
+    for p, k in plan.transformer:
+        run_dir = work / "runs" / f"transformer_p{p}_k{k}"
+        todo.append(
+            (f"transformer p={p}, k={k}", partial(steps.transformer_checks, p, k, seed, run_dir))
+        )
+    if plan.grokking:
+        run_dir = work / "runs" / "grokking"
+        todo.append(("grokking, k = 2..5", partial(steps.grokking_checks, seed, run_dir)))
     todo.append(("negative controls", partial(steps.control_checks, seed)))
     if network is not None:
         todo.append((f"network {network}", partial(steps.network_checks, network, min_ratio)))
@@ -132,7 +150,8 @@ def _collect_figures(work: Path, checks: list[Check]) -> list[tuple[str, str]]:
         for name, caption in TRAINING_FIGURES.items():
             source = run / name
             if source.is_file():
-                target = f"{run.name}_{name}"
+                stem = name.removesuffix(".png")
+                target = name if stem == run.name else f"{run.name}_{name}"
                 os.replace(source, figures_dir / target)
                 figures.append((target, f"{run.name.replace('_', ' ')}: {caption}"))
     return figures
@@ -228,6 +247,8 @@ def _dumps(obj: object) -> bytes:
     import math
 
     def clean(value: object) -> object:
+        if hasattr(value, "item") and getattr(value, "shape", None) == ():  # numpy scalars
+            value = value.item()
         if isinstance(value, float) and not math.isfinite(value):
             return None
         if isinstance(value, dict):

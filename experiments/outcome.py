@@ -39,5 +39,8 @@ def fmt(value: Any) -> str:
     if isinstance(value, float):
         return f"{value:.10g}"
     if isinstance(value, (list, tuple)):
-        return ", ".join(fmt(v) for v in value) if value else "-"
+        if not value:
+            return "-"
+        # a list of pairs (frequency classes, problems) reads as "(a, b), (c, d)"
+        return ", ".join(f"({fmt(v)})" if isinstance(v, (list, tuple)) else fmt(v) for v in value)
     return str(value)

@@ -14,7 +14,9 @@ from constructions import construct, designs
 from constructions.designs import PhaseDesign
 from experiments import cmd_verify
 from experiments.cli import main
-from experiments.verify import CLAIM_IDS, VerifyPlan
+from experiments.outcome import Outcome
+from experiments.verify import CLAIM_IDS, VerifyPlan, checks
+from experiments.verify.plan import DEFAULT_PLAN, QUICK_PLAN
 from theory import PolyNet
 
 TINY = VerifyPlan(exact=((5, 2),), brute_force=((7, 2),), design_orders=(2,), convex=(), trained=())
@@ -35,18 +37,20 @@ def test_verify_quick_holds_every_claim_and_writes_the_report(
     code, data, err = run_json(capsys, "--quick", "--out", str(out))
     assert code == 0, data["failed"]
     assert data["ok"] and data["failed"] == []
-    assert set(data["claims"]) == set(CLAIM_IDS) - {"network"} and all(data["claims"].values())
+    quick_claims = set(CLAIM_IDS) - {"network", "grokking"}  # grokking: default plan only
+    assert set(data["claims"]) == quick_claims and all(data["claims"].values())
     report = (out / "report.md").read_text()
     assert "**All" in report and "FAIL" not in report
-    for claim in set(CLAIM_IDS) - {"network"}:
+    for claim in quick_claims:
         assert f'<a id="{claim}"></a>' in report
     results = json.loads((out / "results.json").read_text())
     assert results["ok"] and results["seed"] == 0 and "numpy" in results["versions"]
-    assert {c["claim"] for c in results["checks"]} == set(CLAIM_IDS) - {"network"}
+    assert {c["claim"] for c in results["checks"]} == quick_claims
     routes = {c["route"] for c in results["checks"]}
     assert routes == {"symbolic", "constructive", "convex", "empirical", "control"}
     figures = {p.name for p in (out / "figures").iterdir()}
     assert "gamma_star.png" in figures and "train_p13_k2_neuron_cosines.png" in figures
+    assert "transformer_p11_k3_attention_heads.png" in figures
     for name in figures:
         assert f"figures/{name}" in report
         assert (out / "figures" / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
@@ -183,3 +187,51 @@ def test_bad_network_options_are_refused_before_any_work(
     _, err = capsys.readouterr()
     assert err.count("\n") == 1 and message in err
     assert not (tmp_path / "r").exists()
+
+
+def _grokking_outcome(reached: list[int | None]) -> Outcome:
+    """What `grokking` returns for one problem whose seeds reach test accuracy 0.99 at `reached`."""
+    row = {
+        "p": 13,
+        "k": 3,
+        "n_examples": 2197,
+        "seeds": [0, 1, 2],
+        "steps_to_test_099": reached,
+        "steps_to_train_099": [100, 100, 100],
+        "final_test_accuracy": [1.0 if r else 0.5 for r in reached],
+        "seconds": [1.0, 1.0, 1.0],
+        "test_099": {"reached": sum(r is not None for r in reached)},
+        "grokking_delay": {"mean": 50.0},
+    }
+    return Outcome({"per_k": [row]}, [], [])
+
+
+def test_grokking_checks_hold_only_when_every_seed_generalises(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """The grokking step (default plan) maps each k to one check: a seed that never reaches test
+    accuracy 0.99 fails it, naming how many (a negative control on the mapping itself)."""
+    for reached, holds in (([150, 200, 120], True), ([150, None, 120], False)):
+        outcome = _grokking_outcome(reached)
+        monkeypatch.setattr(checks, "run_command", lambda argv, o=outcome: (o, "", 3.0))
+        (check,) = checks.grokking_checks(0, tmp_path / "g")
+        assert check.claim == "grokking" and check.subject == "p=13, k=3 (3 seeds)"
+        assert check.holds is holds
+        assert holds or check.why == "1 of 3 runs did not reach test accuracy 0.99"
+    assert DEFAULT_PLAN.grokking and not QUICK_PLAN.grokking
+
+
+def test_min_width_check_fails_when_the_bound_and_the_design_disagree(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """k = 2: the proved lower bound must meet the design size; a width with no brute-force margin
+    is not evidence."""
+    data = {"smallest_design_size": 8, "lower_bound_per_frequency": 6, "proved": True}
+    outcome = Outcome(data, [], [])
+    monkeypatch.setattr(checks, "run_command", lambda argv: (outcome, "", 0.1))
+    (check,) = checks.min_width_checks(7, 2)
+    assert not check.holds
+    assert (
+        "lower bound must meet the design size: 6 != 8" in check.why
+        and "no brute-force" in check.why
+    )

@@ -29,3 +29,22 @@ def test_readme_python_example_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPa
     for block in blocks:
         exec(compile(block, "README.md", "exec"), {})
     assert (tmp_path / "mine.npz").is_file()
+
+
+def test_readme_command_line_tour_parses() -> None:
+    """Every `fourier-circuits ...` line of README's tour names a real subcommand with real flags
+    (parsed only: running them is the other tests' job)."""
+    import shlex
+
+    from experiments.cli import build_parser
+
+    section = README.split("## Command line", 1)[1].split("\n## ", 1)[0]
+    lines = [line.strip() for line in section.splitlines() if line.startswith("    fourier-")]
+    assert len(lines) >= 8, lines
+    parser = build_parser()
+    for line in lines:
+        argv = shlex.split(line.split("#", 1)[0])[1:]
+        try:
+            parser.parse_args(argv)
+        except SystemExit as err:  # argparse's way of refusing
+            pytest.fail(f"README line {line!r} does not parse (exit {err.code})")

@@ -14,6 +14,7 @@ from theory.attention import (
     frequency_classes,
     key_frequencies,
     noise_concentration,
+    noise_concentrations,
     pooled_concentration,
     query_key_matrix,
 )
@@ -122,6 +123,7 @@ __all__ = [
     "neuron_objectives",
     "neuron_spectra",
     "noise_concentration",
+    "noise_concentrations",
     "normalized_margin",
     "one_sided_power",
     "optimal_neuron",

@@ -255,17 +255,25 @@ def explained_share(spectrum: AttentionSpectrum, frequencies: tuple[int, ...]) -
     return inside / total
 
 
+def noise_concentrations(
+    p: int, *, n_top: int = TOP_FREQUENCIES, samples: int = 200, rng: np.random.Generator
+) -> FloatArray:
+    """C_{n_top} of `samples` i.i.d. standard Gaussian p x p matrices: the distribution a matrix
+    without Fourier structure follows (a concentration above its upper tail is not chance)."""
+    p = validate_p(p)
+    if not isinstance(samples, int) or samples < 1:
+        raise FourierCircuitsError(f"samples={samples!r} must be an integer >= 1")
+    return np.array(
+        [
+            attention_spectrum(rng.standard_normal((p, p)), n_top=n_top).concentration
+            for _ in range(samples)
+        ]
+    )
+
+
 def noise_concentration(
     p: int, *, n_top: int = TOP_FREQUENCIES, samples: int = 200, rng: np.random.Generator
 ) -> float:
     """The mean C_{n_top} of `samples` i.i.d. standard Gaussian p x p matrices: the level a matrix
     without Fourier structure reaches (the negative control's expectation)."""
-    p = validate_p(p)
-    return float(
-        np.mean(
-            [
-                attention_spectrum(rng.standard_normal((p, p)), n_top=n_top).concentration
-                for _ in range(samples)
-            ]
-        )
-    )
+    return float(np.mean(noise_concentrations(p, n_top=n_top, samples=samples, rng=rng)))

@@ -28,6 +28,12 @@ class VerifyPlan:
     trained: tuple[Problem, ...]
     # train --optimizer gd: plain gradient descent with Morwani et al.'s schedule and regulariser.
     trained_gd: tuple[Problem, ...] = ()
+    # transformer: the one-layer Transformer on a random half of D_p (test accuracy, attention).
+    transformer: tuple[Problem, ...] = ()
+    # grokking --quick: k = 2..5 at about equal p^k, three seeds each (the paper's Fig. 4).
+    grokking: bool = False
+    # solve --min-width: the smallest design found, proved, against the proved lower bound.
+    min_width: tuple[Problem, ...] = ()
     # Seed of every randomised route (random neurons, initial weights, controls).
     seed: int = 0
 
@@ -36,9 +42,12 @@ DEFAULT_PLAN = VerifyPlan(
     exact=((3, 2), (5, 2), (7, 2), (9, 2), (3, 3), (5, 3), (7, 3), (5, 4)),
     brute_force=((13, 2), (71, 2), (11, 3), (97, 3), (11, 4), (31, 4), (7, 5), (11, 5)),
     design_orders=(2, 3, 4, 5, 6),
-    convex=((5, 2), (7, 2), (11, 2), (5, 3), (7, 3), (11, 3), (5, 4)),
+    convex=((5, 2), (7, 2), (11, 2), (5, 3), (7, 3), (11, 3), (5, 4), (101, 2), (101, 3)),
     trained=((13, 2), (23, 2), (7, 3), (11, 3)),
     trained_gd=((13, 2),),
+    transformer=((11, 3),),
+    grokking=True,
+    min_width=((7, 2), (7, 3), (7, 4), (7, 5)),
 )
 
 QUICK_PLAN = VerifyPlan(
@@ -47,4 +56,6 @@ QUICK_PLAN = VerifyPlan(
     design_orders=(2, 3, 4),
     convex=((5, 2), (5, 3)),
     trained=((13, 2), (7, 3)),
+    transformer=((11, 3),),
+    min_width=((7, 2),),
 )
