@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from constructions.transformer import TEST_ACCURACY_CLAIM, TransformerResult
-from experiments.cmd_train import _finite, require_writable_dir
+from experiments.cmd_train import _finite, make_out_dir, require_writable_dir
 from experiments.cmd_transformer import add_model_arguments, dumps, model_config, run_training
 from experiments.outcome import Outcome, fmt
 from experiments.plots import save_figure, write_atomic
@@ -174,10 +174,7 @@ def _band(stats: dict[str, Any]) -> str:
 def _write_out(
     out: Path, runs: dict[tuple[int, int], list[TransformerResult]], data: dict[str, Any]
 ) -> None:
-    try:
-        out.mkdir(exist_ok=True)
-    except OSError as err:
-        raise FourierCircuitsError(f"--out {str(out)!r}: {err.strerror or err}") from None
+    make_out_dir(out)
     meta = provenance(command=NAME, seeds=data["seeds"], config=data["config"])
     history = {
         "provenance": meta,

@@ -21,11 +21,11 @@ from __future__ import annotations
 import argparse
 import json
 
-from experiments.cmd_train import require_writable_dir
+from experiments.cmd_train import make_out_dir, require_writable_dir
 from experiments.outcome import Outcome
 from experiments.plots import save_network_plots, write_atomic
 from experiments.summary import DEFAULT_MIN_RATIO, summarise, validate_min_ratio
-from theory import FourierCircuitsError, PolyNet
+from theory import PolyNet
 
 NAME = "inspect"
 HELP = "check a saved network (.npz) against the theory: margin, frequencies, coverage"
@@ -54,10 +54,7 @@ def run(args: argparse.Namespace) -> Outcome:
     if not net.task.prime:
         rows.append(("note", f"p={net.p} is not prime: outside the paper's assumption"))
     if out is not None:
-        try:
-            out.mkdir(exist_ok=True)
-        except OSError as err:
-            raise FourierCircuitsError(f"--out {str(out)!r}: {err.strerror or err}") from None
+        make_out_dir(out)
         figures = save_network_plots(net, out)
         data["out"] = str(out)
         data["figures"] = [str(path) for path in figures]

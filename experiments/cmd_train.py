@@ -133,6 +133,12 @@ def require_writable_dir(path: str) -> Path:
     return target
 
 
+def make_out_dir(out: Path) -> None:
+    """Create --out (checked by require_writable_dir) when the results are written; an OS error
+    is bad input named with the path."""
+    make_out_dir(out)
+
+
 def _network_stats(net: PolyNet) -> dict[str, Any]:
     """The side-by-side statistics of one network, by the theory module."""
     report = margin_report(net, workers=1)
@@ -297,10 +303,7 @@ def _write_out(
 ) -> None:
     """DIR/history.json (config, provenance, every measurement), DIR/result.json (the JSON
     object printed by --json) and the four figures of experiments.plots, each atomically."""
-    try:
-        out.mkdir(exist_ok=True)
-    except OSError as err:
-        raise FourierCircuitsError(f"--out {str(out)!r}: {err.strerror or err}") from None
+    make_out_dir(out)
     history = {
         "provenance": meta,
         "config": result.config.as_dict(),

@@ -35,7 +35,7 @@ from constructions.transformer import (
     paper_config,
     train_transformer,
 )
-from experiments.cmd_train import _finite, require_writable_dir
+from experiments.cmd_train import _finite, make_out_dir, require_writable_dir
 from experiments.outcome import Outcome, fmt
 from experiments.plots import write_atomic
 from experiments.plots_transformer import save_transformer_plots
@@ -219,10 +219,7 @@ def write_out(
     """DIR/history.json (provenance, config, every measurement), DIR/result.json (the JSON object
     of --json), DIR/params.npz (final float64 parameters) and the figures of
     experiments.plots_transformer, each written to a temporary name and renamed."""
-    try:
-        out.mkdir(exist_ok=True)
-    except OSError as err:
-        raise FourierCircuitsError(f"--out {str(out)!r}: {err.strerror or err}") from None
+    make_out_dir(out)
     history = {
         "provenance": meta,
         "config": result.config.as_dict(),

@@ -23,7 +23,7 @@ from constructions.trained import (
     train,
 )
 from constructions.training import methods, model
-from constructions.training.loop import thread_limit
+from constructions.training.loop import LossWatch, thread_limit
 from theory import (
     FourierCircuitsError,
     PolyNet,
@@ -276,3 +276,20 @@ def test_issue_targets_are_reached_by_default(p: int, k: int) -> None:
     assert result.final.margin_ratio >= MARGIN_RATIO_CLAIM
     assert result.final.frequencies_covered == 1.0
     assert result.final.max_normalized_power_median >= 0.95
+
+
+def test_loss_watch_stops_diverged_and_stalled_runs_and_passes_a_falling_loss() -> None:
+    """The watch both training loops share: NaN and a flat loss raise with the hint; a loss that
+    falls by more than 1% within stall_steps is left alone (the control)."""
+    for bad, error, hint in (
+        ([1.0, math.nan], TrainingDivergedError, "lower --lr"),
+        ([1.0, 0.999, 0.995], TrainingStalledError, "raise --lr"),
+    ):
+        watch = LossWatch(3, diverged_hint="lower --lr", stalled_hint="raise --lr", label="gd")
+        with pytest.raises(error, match=f"gd, lr 0.1.*{hint}"):
+            for step, loss in enumerate(bad, 1):
+                watch.see(step, loss, 0.1, [])
+    watch = LossWatch(3, diverged_hint="", stalled_hint="")
+    for step, loss in enumerate([1.0, 0.995, 0.98, 0.98], 1):
+        watch.see(step, loss, 0.1, [])
+    assert watch.best == 0.98 and watch.first == 1.0

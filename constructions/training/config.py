@@ -105,29 +105,29 @@ class TrainConfig:
         if self.dtype not in DTYPES:
             raise FourierCircuitsError(f"dtype={self.dtype!r} must be one of {DTYPES}")
         for name in ("width", "steps", "batch_size", "threads", "lr_half_life"):
-            _positive_int(name, getattr(self, name), optional=True)
+            positive_int(name, getattr(self, name), optional=True)
         for name in ("eval_every", "patience", "stall_steps"):
-            _positive_int(name, getattr(self, name), optional=False)
+            positive_int(name, getattr(self, name), optional=False)
         for name in ("split_every", "split_until"):
             value = getattr(self, name)
-            if value is not None and (not _is_int(value) or value < 0):
+            if value is not None and (not is_int(value) or value < 0):
                 raise FourierCircuitsError(f"{name}={value!r} must be an integer >= 0")
-        if not _is_int(self.seed) or self.seed < 0:
+        if not is_int(self.seed) or self.seed < 0:
             raise FourierCircuitsError(f"seed={self.seed!r} must be an integer >= 0")
         for name in ("lr", "temperature", "init_scale", "reg_power"):
             value = getattr(self, name)
-            if value is not None and not (_is_real(value) and 0 < value < math.inf):
+            if value is not None and not (is_real(value) and 0 < value < math.inf):
                 raise FourierCircuitsError(f"{name}={value!r} must be a positive finite number")
         wd = self.weight_decay
-        if wd is not None and not (_is_real(wd) and 0 <= wd < math.inf):
+        if wd is not None and not (is_real(wd) and 0 <= wd < math.inf):
             raise FourierCircuitsError(f"weight_decay={wd!r} must be a finite number >= 0")
         tf = self.train_fraction
-        if not (_is_real(tf) and 0 < tf <= 1):
+        if not (is_real(tf) and 0 < tf <= 1):
             raise FourierCircuitsError(
                 f"train_fraction={tf!r} must lie in (0, 1] (1: train on all of D_p)"
             )
         tr = self.target_ratio
-        if tr is not None and not (_is_real(tr) and 0 < tr <= 1):
+        if tr is not None and not (is_real(tr) and 0 < tr <= 1):
             raise FourierCircuitsError(f"target_ratio={tr!r} must lie in (0, 1] (or be None)")
 
     @property
@@ -151,16 +151,16 @@ class TrainConfig:
         return {f.name: getattr(self, f.name) for f in fields(self)}
 
 
-def _is_int(value: object) -> bool:
+def is_int(value: object) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
-def _is_real(value: object) -> bool:
+def is_real(value: object) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
-def _positive_int(name: str, value: object, *, optional: bool) -> None:
+def positive_int(name: str, value: object, *, optional: bool) -> None:
     if value is None and optional:
         return
-    if not _is_int(value) or value < 1:  # type: ignore[operator]
+    if not is_int(value) or value < 1:  # type: ignore[operator]
         raise FourierCircuitsError(f"{name}={value!r} must be a positive integer")

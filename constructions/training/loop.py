@@ -14,7 +14,9 @@ import contextlib
 import math
 import os
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import torch
@@ -52,6 +54,41 @@ SINGLE_THREAD_MAX_WORK = 2**19
 STALL_SHARE = 0.99
 #: A plateau: the best margin ratio grew by less than this over config.patience steps.
 PLATEAU_GAIN = 1e-4
+
+
+@dataclass
+class LossWatch:
+    """Stops a run that has failed, with a message that says what to change: a non-finite loss
+    raises TrainingDivergedError; at step `stall_steps`, a best loss not below STALL_SHARE times
+    the first raises TrainingStalledError. Shared by every training loop of this package."""
+
+    stall_steps: int | None
+    diverged_hint: str  # e.g. "lower --lr (now 0.05)"
+    stalled_hint: str
+    label: str = ""  # e.g. the optimiser, named in the messages
+    first: float = math.nan
+    best: float = math.inf
+
+    def see(self, step: int, loss: float, lr: float, history: Sequence[Any]) -> None:
+        """Record the loss of step `step` (1-based) and raise if the run has failed."""
+        where = f"{self.label}, lr {lr:.3g}" if self.label else f"lr {lr:.3g}"
+        if not math.isfinite(loss):
+            raise TrainingDivergedError(
+                f"the loss became {loss} at step {step} ({where}); {self.diverged_hint}",
+                step=step,
+                history=tuple(history),
+            )
+        if step == 1:
+            self.first = loss
+        self.best = min(self.best, loss)
+        if step == self.stall_steps and not self.best < STALL_SHARE * self.first:
+            raise TrainingStalledError(
+                f"training stalled: the loss stayed at {self.best:.6g} (first {self.first:.6g}) "
+                f"for {step} steps ({where}); {self.stalled_hint}",
+                step=step,
+                history=tuple(history),
+            )
+
 
 Callback = Callable[[HistoryRecord, int], None]
 
@@ -117,8 +154,16 @@ def _train(
 
     history: list[HistoryRecord] = []
     start = time.perf_counter()
-    first_loss = last_loss = math.nan
-    best_loss = math.inf
+    last_loss = math.nan
+    watch = LossWatch(
+        cfg.stall_steps,
+        diverged_hint=f"lower --lr (now {cfg.lr}) or --init-scale (now {cfg.init_scale}), or use "
+        "the default optimizer 'margin', which keeps the norm fixed and cannot diverge this way",
+        stalled_hint=f"the z^k activation has a flat saddle at theta = 0, so a small "
+        f"initialisation (--init-scale {cfg.init_scale}) or learning rate (--lr {cfg.lr}) learns "
+        "nothing: raise them",
+        label=cfg.optimizer,
+    )
     best_ratio, best_ratio_step = -math.inf, 0
     stop_reason = "steps"
 
@@ -142,27 +187,7 @@ def _train(
     while step < cfg.steps:
         last_loss = method.step(step, next(stream))
         step += 1
-        if not math.isfinite(last_loss):
-            raise TrainingDivergedError(
-                f"the loss became {last_loss} at step {step} ({cfg.optimizer}, lr "
-                f"{method.lr(step - 1):.3g}); lower --lr (now {cfg.lr}) or --init-scale (now "
-                f"{cfg.init_scale}), or use the default optimizer 'margin', which keeps the norm "
-                "fixed and cannot diverge this way",
-                step=step,
-                history=tuple(history),
-            )
-        if step == 1:
-            first_loss = last_loss
-        best_loss = min(best_loss, last_loss)
-        if step == cfg.stall_steps and not best_loss < STALL_SHARE * first_loss:
-            raise TrainingStalledError(
-                f"training stalled: the loss stayed at {best_loss:.6g} (first {first_loss:.6g}) "
-                f"for {step} steps ({cfg.optimizer}); the z^k activation has a flat saddle at "
-                f"theta = 0, so a small initialisation (--init-scale {cfg.init_scale}) or "
-                f"learning rate (--lr {cfg.lr}) learns nothing: raise them",
-                step=step,
-                history=tuple(history),
-            )
+        watch.see(step, last_loss, method.lr(step - 1), history)
         if step % cfg.eval_every and step != cfg.steps:
             continue
         rec = record(step, _snapshot(method.U, method.W, cfg, step=step, history=history))

@@ -14,7 +14,7 @@ import math
 from dataclasses import dataclass, fields, replace
 from typing import Any
 
-from constructions.training.config import DEVICES, DTYPES
+from constructions.training.config import DEVICES, DTYPES, is_int, is_real, positive_int
 from theory import FourierCircuitsError, Task
 
 #: The checked claim (experiments.cmd_transformer): accuracy on the held-out examples at least this.
@@ -59,32 +59,32 @@ class TransformerConfig:
         if self.dtype not in DTYPES:
             raise FourierCircuitsError(f"dtype={self.dtype!r} must be one of {DTYPES}")
         for name in ("d_model", "n_heads", "d_head", "steps", "eval_every", "stall_steps"):
-            _positive_int(name, getattr(self, name), optional=False)
+            positive_int(name, getattr(self, name), optional=False)
         for name in ("batch_size", "threads"):
-            _positive_int(name, getattr(self, name), optional=True)
+            positive_int(name, getattr(self, name), optional=True)
         for name in ("d_mlp", "warmup_steps", "seed"):
             value = getattr(self, name)
-            if not _is_int(value) or value < 0:
+            if not is_int(value) or value < 0:
                 raise FourierCircuitsError(f"{name}={value!r} must be an integer >= 0")
         for name in ("lr", "init_scale"):
             value = getattr(self, name)
-            if not (_is_real(value) and 0 < value < math.inf):
+            if not (is_real(value) and 0 < value < math.inf):
                 raise FourierCircuitsError(f"{name}={value!r} must be a positive finite number")
         wd = self.weight_decay
-        if not (_is_real(wd) and 0 <= wd < math.inf):
+        if not (is_real(wd) and 0 <= wd < math.inf):
             raise FourierCircuitsError(f"weight_decay={wd!r} must be a finite number >= 0")
         for name in ("beta1", "beta2"):
             value = getattr(self, name)
-            if not (_is_real(value) and 0 <= value < 1):
+            if not (is_real(value) and 0 <= value < 1):
                 raise FourierCircuitsError(f"{name}={value!r} must lie in [0, 1)")
         tf = self.train_fraction
-        if not (_is_real(tf) and 0 < tf < 1):
+        if not (is_real(tf) and 0 < tf < 1):
             raise FourierCircuitsError(
                 f"train_fraction={tf!r} must lie in (0, 1): the test accuracy needs held-out "
                 "examples"
             )
         ta = self.target_accuracy
-        if ta is not None and not (_is_real(ta) and 0 < ta <= 1):
+        if ta is not None and not (is_real(ta) and 0 < ta <= 1):
             raise FourierCircuitsError(f"target_accuracy={ta!r} must lie in (0, 1] (or be None)")
 
     @property
@@ -115,18 +115,3 @@ PAPER_SETTINGS: dict[str, Any] = {
 def paper_config(p: int, k: int, **overrides: Any) -> TransformerConfig:
     """TransformerConfig with the paper's settings (PAPER_SETTINGS), then `overrides`."""
     return replace(TransformerConfig(p=p, k=k), **{**PAPER_SETTINGS, **overrides})
-
-
-def _is_int(value: object) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
-def _is_real(value: object) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
-
-
-def _positive_int(name: str, value: object, *, optional: bool) -> None:
-    if value is None and optional:
-        return
-    if not _is_int(value) or value < 1:  # type: ignore[operator]
-        raise FourierCircuitsError(f"{name}={value!r} must be a positive integer")

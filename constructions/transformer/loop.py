@@ -20,16 +20,13 @@ import numpy as np
 import torch
 from torch.nn import functional
 
-from constructions.training.loop import auto_threads, batches, thread_limit
+from constructions.training.loop import LossWatch, auto_threads, batches, thread_limit
 from constructions.training.model import Batch, data_split, resolve_device, torch_dtype
-from constructions.training.result import TrainingDivergedError, TrainingStalledError
+from constructions.training.result import TrainingDivergedError
 from constructions.transformer.config import TransformerConfig
 from constructions.transformer.model import BIASES, DECAYED, Params, init_params, logits, to_numpy
 from constructions.transformer.result import TransformerRecord, TransformerResult
 from theory import Task, labels
-
-#: The loss must fall below this share of its first value within config.stall_steps steps.
-STALL_SHARE = 0.99
 
 Callback = Callable[[TransformerRecord, int], None]
 
@@ -92,8 +89,12 @@ def _train(
 
     history: list[TransformerRecord] = []
     start = time.perf_counter()
-    first_loss = last_loss = math.nan
-    best_loss = math.inf
+    last_loss = math.nan
+    watch = LossWatch(
+        cfg.stall_steps,
+        diverged_hint=f"lower --lr (now {cfg.lr}) or --init-scale (now {cfg.init_scale})",
+        stalled_hint=f"raise --lr (now {cfg.lr}) or lower --weight-decay (now {cfg.weight_decay})",
+    )
 
     def record(step: int) -> TransformerRecord:
         train_loss, train_accuracy = _evaluate(params, train_data)
@@ -132,24 +133,7 @@ def _train(
         optimizer.step()
         last_loss = float(loss.detach())
         step += 1
-        if not math.isfinite(last_loss):
-            raise TrainingDivergedError(
-                f"the loss became {last_loss} at step {step} (lr {lr(step - 1):.3g}); lower "
-                f"--lr (now {cfg.lr}) or --init-scale (now {cfg.init_scale})",
-                step=step,
-                history=tuple(history),
-            )
-        if step == 1:
-            first_loss = last_loss
-        best_loss = min(best_loss, last_loss)
-        if step == cfg.stall_steps and not best_loss < STALL_SHARE * first_loss:
-            raise TrainingStalledError(
-                f"training stalled: the loss stayed at {best_loss:.6g} (first {first_loss:.6g}) "
-                f"for {step} steps; raise --lr (now {cfg.lr}) or lower --weight-decay (now "
-                f"{cfg.weight_decay})",
-                step=step,
-                history=tuple(history),
-            )
+        watch.see(step, last_loss, lr(step - 1), history)
         if step % cfg.eval_every and step != cfg.steps:
             continue
         rec = record(step)
