@@ -136,7 +136,10 @@ def require_writable_dir(path: str) -> Path:
 def make_out_dir(out: Path) -> None:
     """Create --out (checked by require_writable_dir) when the results are written; an OS error
     is bad input named with the path."""
-    make_out_dir(out)
+    try:
+        out.mkdir(exist_ok=True)
+    except OSError as err:
+        raise FourierCircuitsError(f"--out {str(out)!r}: {err.strerror or err}") from None
 
 
 def _network_stats(net: PolyNet) -> dict[str, Any]:
