@@ -57,6 +57,22 @@ def test_solve_large_p_uses_the_orbit_averaged_margin(capsys: pytest.CaptureFixt
     assert data["frequencies_covered"] == 1.0
 
 
+def test_sparsify_saves_a_smaller_network_that_keeps_the_margin(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    target = tmp_path / "sparse.npz"
+    argv = ["solve", "--p", "5", "--k", "2", "--sparsify", "--save", str(target)]
+    code, data, _ = run_json(capsys, *argv)
+    assert code == 0, data
+    orbit_width = data["support_size"] * 5**2
+    assert data["width"] == data["sparse_width"] < orbit_width
+    net = PolyNet.load(target)
+    assert net.m == data["sparse_width"]
+    margin = margin_report(net).normalized_margin
+    assert margin == pytest.approx(data["sparse_normalized_margin"], rel=1e-12)
+    assert margin >= data["lower_bound"] * (1 - 1e-6)
+
+
 @pytest.mark.parametrize(
     "argv",
     [
@@ -64,6 +80,7 @@ def test_solve_large_p_uses_the_orbit_averaged_margin(capsys: pytest.CaptureFixt
         ["solve", "--p", "11", "--k", "4", "--method", "full"],
         ["solve", "--p", "5", "--k", "2", "--starts", "0"],
         ["solve", "--p", "101", "--k", "3", "--save", "big.npz"],
+        ["solve", "--p", "7", "--k", "3", "--sparsify"],  # 2058 rows > 1500: refused up front
     ],
 )
 def test_bad_input_exits_2_with_one_line(

@@ -15,6 +15,7 @@ from constructions.convex.certificates import (
     symmetric_q_bound,
 )
 from constructions.convex.lp import (
+    SPARSIFY_MAX_ROWS,
     ColumnGeneration,
     MasterSolution,
     SparseNetwork,
@@ -41,6 +42,7 @@ from constructions.convex.sos import SosCertificate, certify_sos, real_gram, sos
 __all__ = [
     "LP_SOLVERS",
     "SDP_SOLVERS",
+    "SPARSIFY_MAX_ROWS",
     "Bound",
     "CertifiedBound",
     "ColumnGeneration",

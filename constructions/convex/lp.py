@@ -256,6 +256,14 @@ class SparseNetwork:
         )
 
 
+#: Largest full LP that sparsify solves: rows (p^k (p-1), one per pair), and entries of its dense
+#: constraint matrix (columns x rows; 2.5e7 float64 = 200 MB, several copies live at once).
+#: Measured (2 cores): (7, 2) 294 rows 4 s, (9, 2) 648 rows 8 s, (11, 2) 1210 rows 52 s, (7, 3)
+#: 2058 rows 550 s and 1 GB; (11, 3) (13310 rows x ~13000 columns) was killed for memory.
+SPARSIFY_MAX_ROWS = 1_500
+SPARSIFY_MAX_ENTRIES = 25_000_000
+
+
 def sparsify(columns: FloatArray, p: int, k: int, *, share: float = 1e-9) -> SparseNetwork:
     """A vertex (basic) solution of the full LP max t s.t. sum_i lam_i g(phi_i; a, c) >= t on
     every pair, lam in the simplex, over `columns` (e.g. orbit_neurons of a reduced support), by
@@ -265,10 +273,15 @@ def sparsify(columns: FloatArray, p: int, k: int, *, share: float = 1e-9) -> Spa
 
     task = Task(p, k)
     rows = task.n_examples * (p - 1)
-    if rows > 20_000:
+    if rows > SPARSIFY_MAX_ROWS:
         raise FourierCircuitsError(
             f"sparsify solves the full LP with p^k (p-1) = {rows} rows at (p, k) = ({p}, {k}); "
-            "at most 20000"
+            f"at most {SPARSIFY_MAX_ROWS}"
+        )
+    if len(columns) * rows > SPARSIFY_MAX_ENTRIES:
+        raise FourierCircuitsError(
+            f"sparsify: {len(columns)} columns x {rows} rows = {len(columns) * rows} entries at "
+            f"(p, k) = ({p}, {k}); at most {SPARSIFY_MAX_ENTRIES} (memory)"
         )
     G = full_rows(columns, p, k)  # (n, rows)
     scale = float(np.abs(G).max())
