@@ -58,7 +58,11 @@ SOS_MAX_P = 13
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
-        "--p", type=int, default=None, help="odd modulus p >= 3 (required without --min-width)"
+        "--p",
+        type=int,
+        default=None,
+        help="modulus: odd p >= 3 (the paper), or even p >= 2 (docs/even-p.md); required "
+        "without --min-width",
     )
     parser.add_argument("--k", type=int, required=True, help="number of summands k >= 2")
     parser.add_argument(
@@ -151,6 +155,11 @@ def run(args: argparse.Namespace) -> Outcome:
             return cmd_min_width.run(args)
     if args.p is None:
         raise FourierCircuitsError("--p is required (unless --min-width)")
+    if args.p % 2 == 0:  # the paper's theory needs odd p; this toolkit derives the even case
+        from experiments import solve_even
+
+        with _stdout_to_stderr():
+            return solve_even.run(args)
     task = Task(args.p, args.k)
     p, k = task.p, task.k
     if args.starts < 1:

@@ -120,6 +120,8 @@ def _steps(
                 partial(steps.trained_checks, p, k, seed, run_dir, optimizer="gd"),
             )
         )
+    for p, k in plan.even_p:
+        todo.append((f"even p={p}, k={k}", partial(steps.even_p_checks, p, k, seed)))
     for p, k in plan.min_width:
         todo.append((f"smallest width p={p}, k={k}", partial(steps.min_width_checks, p, k)))
     for p, k in plan.transformer:

@@ -76,7 +76,7 @@ def test_sparsify_saves_a_smaller_network_that_keeps_the_margin(
 @pytest.mark.parametrize(
     "argv",
     [
-        ["solve", "--p", "4", "--k", "2"],
+        ["solve", "--p", "1", "--k", "2"],
         ["solve", "--p", "11", "--k", "4", "--method", "full"],
         ["solve", "--p", "5", "--k", "2", "--starts", "0"],
         ["solve", "--p", "101", "--k", "3", "--save", "big.npz"],

@@ -29,7 +29,7 @@ from constructions.convex.pricing import (
     reduced_rows,
 )
 from constructions.convex.solvers import LP_SOLVERS, SolveInfo, solve
-from theory import FloatArray, FourierCircuitsError, PolyNet, Task
+from theory import FloatArray, FourierCircuitsError, PolyNet, Task, validate_k
 
 #: Relative improvement a priced column must bring over the master's t to be added; column
 #: generation stops when the best of the multi-start pricing values is below t (1 + PRICE_RTOL).
@@ -210,7 +210,19 @@ def orbit_network(neurons: FloatArray, lam: FloatArray, p: int, k: int) -> PolyN
     """The explicit network: for each support neuron phi_i and each shift t in Z_p^k the neuron
     u_j(. + t_j), w(. + t_1 + ... + t_k), scaled so that ||theta||^(k+1) = lam_i / p^k;
     ||theta||_{2,k+1} = 1 when lam sums to 1. Width len(lam) * p^k."""
-    task = Task(p, k)
+    Task(p, k)
+    U, W = orbit_arrays(neurons, lam, p, k)
+    support = int(np.asarray(neurons).reshape(-1, k + 1, p).shape[0])
+    return PolyNet(U, W, {"made_by": "constructions.convex.orbit_network", "support": support})
+
+
+def orbit_arrays(
+    neurons: FloatArray, lam: FloatArray, p: int, k: int
+) -> tuple[FloatArray, FloatArray]:
+    """orbit_network's arrays U (m, k, p) and W (m, p), for any p >= 2: the shift reduction does
+    not need p odd (constructions.convex.even_p uses it where PolyNet, needing odd p, cannot)."""
+    k = validate_k(k)
+    n_examples = p**k
     V = np.asarray(neurons, dtype=np.float64).reshape(-1, k + 1, p)
     V = V / np.linalg.norm(V.reshape(V.shape[0], -1), axis=1)[:, None, None]
     shifts = np.indices((p,) * k).reshape(k, -1).T  # (p^k, k)
@@ -220,13 +232,9 @@ def orbit_network(neurons: FloatArray, lam: FloatArray, p: int, k: int) -> PolyN
         [V[:, j, :][:, (idx[None, :] + shifts[:, j : j + 1]) % p] for j in range(k)], axis=2
     )  # (s, p^k, k, p)
     W = V[:, k, :][:, (idx[None, :] + shifts.sum(axis=1, keepdims=True)) % p]  # (s, p^k, p)
-    r = (np.asarray(lam, dtype=np.float64) / task.n_examples) ** (1.0 / (k + 1))  # (s,)
-    m = V.shape[0] * task.n_examples
-    return PolyNet(
-        (r[:, None, None, None] * U).reshape(m, k, p),
-        (r[:, None, None] * W).reshape(m, p),
-        {"made_by": "constructions.convex.orbit_network", "support": int(V.shape[0])},
-    )
+    r = (np.asarray(lam, dtype=np.float64) / n_examples) ** (1.0 / (k + 1))  # (s,)
+    m = V.shape[0] * n_examples
+    return (r[:, None, None, None] * U).reshape(m, k, p), (r[:, None, None] * W).reshape(m, p)
 
 
 def orbit_neurons(neurons: FloatArray, p: int, k: int) -> FloatArray:

@@ -476,6 +476,44 @@ def grokking_checks(seed: int, out: Path) -> list[Check]:
     return checks
 
 
+def even_p_checks(p: int, k: int, seed: int) -> list[Check]:
+    """solve for even p: the bracket around theory.even_p's closed form (docs/even-p.md)."""
+    argv = ["solve", "--p", str(p), "--k", str(k), "--seed", str(seed)]
+    outcome, error, s = run_command(argv)
+    subject = _subject(p, k)
+    if outcome is None:
+        return [_failed("even_p", "convex", subject, argv, error, s)]
+    d = outcome.data
+    keys = (
+        "lower_bound",
+        "upper_bound",
+        "gamma_star",
+        "gamma_star_exact",
+        "relative_gap",
+        "paper_formula",
+        "paper_formula_below_lower_bound",
+        "support_size",
+        "support_frequencies",
+        "q_opt_distance_from_closed_form",
+    )
+    failures = list(outcome.failures)
+    if not d["paper_formula_below_lower_bound"]:
+        failures.append("the paper's formula lies below the lower bound at even p")
+    return [
+        Check(
+            "even_p",
+            "convex",
+            subject,
+            _cmd(argv),
+            {key: d[key] for key in keys},
+            not failures,
+            "; ".join(failures),
+            s,
+            ("lower_bound", "upper_bound", "gamma_star_exact", "relative_gap", "paper_formula"),
+        )
+    ]
+
+
 def min_width_checks(p: int, k: int) -> list[Check]:
     """solve --min-width: the smallest design found, proved, against the proved lower bound."""
     argv = ["solve", "--min-width", "--p", str(p), "--k", str(k)]
@@ -635,6 +673,14 @@ def control_checks(seed: int) -> list[Check]:
         numbers = {"attention_fourier_concentration": concentration, "threshold": threshold}
         return concentration <= threshold, numbers, "a Gaussian noise matrix"
 
+    def odd_dual_at_even_p() -> tuple[bool, dict[str, Any], str]:
+        from theory.even_p import gamma_star_even, lemma_bound
+
+        p, k = 4, 3
+        bound = lemma_bound(np.full(p - 1, 1 / (p - 1)), p, k)
+        numbers = {"bound": bound, "gamma_star_even": gamma_star_even(p, k)}
+        return bound > gamma_star_even(p, k) * (1 + 1e-3), numbers, "the uniform q at even p"
+
     return [
         _control(
             "design paper, k=3, one point removed",
@@ -670,6 +716,11 @@ def control_checks(seed: int) -> list[Check]:
             "Gaussian noise 11 x 11 as an attention matrix",
             "theory.attention_fourier_concentration",
             noise_attention,
+        ),
+        _control(
+            "uniform q (the odd-p dual) at p=4, k=3",
+            "theory.even_p.lemma_bound",
+            odd_dual_at_even_p,
         ),
     ]
 

@@ -141,6 +141,19 @@ CLAIMS: tuple[Claim, ...] = (
         "or a Delsarte SDP made rigorous) is at most that size, and equals it for k = 2.",
     ),
     Claim(
+        "even_p",
+        "gamma* for even p, where the paper's formula fails",
+        "The paper assumes p odd. For even p its formula is not the maximum; the paper's own "
+        "max-min argument with the Nyquist frequency p/2 included gives gamma*_even(p, k) = k! "
+        "alpha / ((k+1)^((k+1)/2) p^((k-1)/2) (p - 2 + alpha)), alpha = 2^((1-k)/2).",
+        "docs/even-p.md (this toolkit; not in the paper)",
+        "`fourier-circuits solve --p P --k K` for even P: shift-reduced column generation with "
+        "brute-force columns from random neurons, never told the answer; the explicit network's "
+        "margin recomputed from its weights (lower bound) and the lemma's bound at a q that an "
+        "SOCP finds without the closed form (upper bound) bracket gamma*_even with relative gap "
+        "<= 1e-6, and the paper's formula lies below the lower bound.",
+    ),
+    Claim(
         "negative_controls",
         "Every checker rejects a false input",
         "A check that cannot fail proves nothing: each checker used above is fed a deliberately "
@@ -150,7 +163,8 @@ CLAIMS: tuple[Claim, ...] = (
         "frequency or one neuron falls below gamma* and loses coverage; a random network and a "
         "50-step training run are not reported as max-margin; a wrong dual q gives a bound above "
         "gamma*; a forged SOS certificate is rejected; the lattice design below the proved "
-        "lower bound fails; Gaussian noise is not reported as Fourier-sparse attention.",
+        "lower bound fails; Gaussian noise is not reported as Fourier-sparse attention; the odd-p "
+        "dual (uniform q) at even p gives a bound above gamma*_even.",
     ),
 )
 

@@ -1,7 +1,8 @@
 """What `fourier-circuits verify` checks: the default grid and the --quick one.
 
-Each field lists the (p, k) problems one route runs on. The default grid finishes in under 10
-minutes on a 2-core machine and --quick in under 2 (measured figures in docs/verify.md).
+Each field lists the (p, k) problems one route runs on (p odd, except for even_p). The default
+grid finishes in under 10 minutes on a 2-core machine and --quick in under 2 (measured figures in
+docs/verify.md).
 """
 
 from __future__ import annotations
@@ -34,6 +35,8 @@ class VerifyPlan:
     grokking: bool = False
     # solve --min-width: the smallest design found, proved, against the proved lower bound.
     min_width: tuple[Problem, ...] = ()
+    # solve for even p: column generation against theory.even_p's closed form (docs/even-p.md).
+    even_p: tuple[Problem, ...] = ()
     # Seed of every randomised route (random neurons, initial weights, controls).
     seed: int = 0
 
@@ -48,6 +51,7 @@ DEFAULT_PLAN = VerifyPlan(
     transformer=((11, 3),),
     grokking=True,
     min_width=((7, 2), (7, 3), (7, 4), (7, 5)),
+    even_p=((2, 2), (4, 2), (6, 2), (8, 2), (4, 3), (6, 3), (4, 4)),
 )
 
 QUICK_PLAN = VerifyPlan(
@@ -58,4 +62,5 @@ QUICK_PLAN = VerifyPlan(
     trained=((13, 2), (7, 3)),
     transformer=((11, 3),),
     min_width=((7, 2),),
+    even_p=((4, 2), (4, 3)),
 )
