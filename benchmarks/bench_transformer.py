@@ -10,9 +10,10 @@ settings, paper_config: 160 heads, d_model 128, lr 1e-3, weight decay 1e-3, batc
 --paper-steps steps at most); "paper-arch" (the paper's architecture with the default optimiser
 settings). Each run stops at the first measurement (every eval_every = 100 steps) with test
 accuracy >= 0.99 on the held-out half and prints one row: steps and seconds to that point, the
-final accuracies, the attention's Fourier concentration (top 4 classes, pooled over heads) and its
-top 2-D frequencies. Seconds are wall-clock time including the measurements, on whatever else the
-machine is doing; the load average is printed with them.
+final accuracies (and "unseen": the held-out accuracy on the examples whose multiset is absent
+from the training half / how many there are), the attention's Fourier concentration (top 4
+classes, pooled over heads) and its top 2-D frequencies. Seconds are wall-clock time including
+the measurements, on whatever else the machine is doing; the load average is printed with them.
 """
 
 from __future__ import annotations
@@ -57,12 +58,16 @@ def run_one(config: TransformerConfig, variant: str) -> dict[str, object]:
         return row
     hit = result.first_reaching(TEST_ACCURACY_CLAIM)
     analysis = result.analysis()
+    where = result.multisets()
     row.update(
         outcome=result.stop_reason,
         steps_to_099=hit.step if hit else None,
         seconds_to_099=hit.seconds if hit else None,
         train_accuracy=result.final.train_accuracy,
         test_accuracy=result.final.test_accuracy,
+        unseen_accuracy=where.unseen_accuracy,
+        unseen_examples=where.unseen,
+        seen_errors=where.seen_errors,
         concentration=analysis.concentration,
         top_frequencies=[list(f) for f in analysis.top_frequencies],
         embedding_frequencies=list(analysis.embedding_frequencies),
@@ -90,7 +95,8 @@ def main(argv: list[str] | None = None) -> int:
     if not args.json:
         print(
             f"{'p':>3} {'k':>2} {'variant':>10} {'seed':>4} {'steps@.99':>9} {'s@.99':>7} "
-            f"{'train':>6} {'test':>6} {'conc':>5} {'load':>5}  top frequencies  outcome"
+            f"{'train':>6} {'test':>6} {'unseen':>11} {'conc':>5} {'load':>5}  "
+            "top frequencies  outcome"
         )
     for problem in args.problems.split(";"):
         p, k = (int(x) for x in problem.split(","))
@@ -111,6 +117,8 @@ def main(argv: list[str] | None = None) -> int:
                     f"{fmt(row.get('seconds_to_099'), '.1f'):>7} "
                     f"{fmt(row.get('train_accuracy'), '.3f'):>6} "
                     f"{fmt(row.get('test_accuracy'), '.3f'):>6} "
+                    f"{fmt(row.get('unseen_accuracy'), '.3f'):>5}/"
+                    f"{fmt(row.get('unseen_examples'), 'd'):<5} "
                     f"{fmt(row.get('concentration'), '.3f'):>5} {fmt(row.get('load'), '.2f'):>5}  "
                     f"{top}  {row['outcome']}",
                     flush=True,

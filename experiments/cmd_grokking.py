@@ -121,6 +121,7 @@ def run(args: argparse.Namespace) -> Outcome:
             None if te is None or tr is None else te - tr
             for te, tr in zip(test_steps, train_steps, strict=True)
         ]
+        where = [r.multisets() for r in results]
         per_k.append(
             {
                 "p": p,
@@ -131,6 +132,9 @@ def run(args: argparse.Namespace) -> Outcome:
                 "steps_to_train_099": train_steps,
                 "seconds": [r.seconds for r in results],
                 "final_test_accuracy": [r.final.test_accuracy for r in results],
+                # held-out examples whose multiset is absent from training, and the accuracy there
+                "test_examples_unseen_multisets": [w.unseen for w in where],
+                "test_accuracy_unseen_multisets": [w.unseen_accuracy for w in where],
                 "test_099": _stats(test_steps),
                 "train_099": _stats(train_steps),
                 "grokking_delay": _stats(delays),
@@ -138,8 +142,9 @@ def run(args: argparse.Namespace) -> Outcome:
         )
         failures += [
             f"test accuracy >= {TEST_ACCURACY_CLAIM} for p={p}, k={k}, seed={r.config.seed}: "
-            f"{r.final.test_accuracy:.6g} after {r.steps} steps"
-            for r in results
+            f"{r.final.test_accuracy:.6g} after {r.steps} steps ({w.unseen_errors} of "
+            f"{w.unseen} wrong whose multiset is absent from training)"
+            for r, w in zip(results, where, strict=True)
             if r.first_reaching(TEST_ACCURACY_CLAIM) is None
         ]
     data: dict[str, Any] = {

@@ -187,6 +187,7 @@ def run(args: argparse.Namespace) -> Outcome:
     )
     data: dict[str, Any] = {"p": config.p, "k": config.k, "seed": config.seed}
     data.update(summary(result))
+    data.update(result.multisets().as_dict())
     data.update(analysis.as_dict())
     data["noise_concentration"] = noise
     data["claims"] = {"test_accuracy_at_least": TEST_ACCURACY_CLAIM}
@@ -197,7 +198,13 @@ def run(args: argparse.Namespace) -> Outcome:
         write_out(out, result, analysis, data, meta)
         data["out"] = str(out)
     data = _finite(data)
-    skip = ("config", "claims", "head_top_frequencies", "embedding_power_shares")
+    skip = (
+        "config",
+        "claims",
+        "head_top_frequencies",
+        "embedding_power_shares",
+        "test_errors_listed",
+    )
     rows = [(key, _cell(value)) for key, value in data.items() if key not in skip]
     rows.append(("claims checked", f"test_accuracy >= {TEST_ACCURACY_CLAIM}"))
     return Outcome(data, rows, failures)

@@ -26,6 +26,10 @@ TRANSFORMER_KEYS = {
     "noise_concentration",
     "steps_to_test_099",
     "seconds_to_test_099",
+    "test_accuracy_seen_multisets",
+    "test_accuracy_unseen_multisets",
+    "test_examples_unseen_multisets",
+    "test_errors_listed",
     "config",
 }
 FILES = {
@@ -63,6 +67,12 @@ def test_transformer_reaches_the_target_and_writes_its_files(
     assert data["noise_concentration"] < data["attention_fourier_concentration"] <= 1
     assert len(data["top_frequencies"]) == 4 and all(len(f) == 2 for f in data["top_frequencies"])
     assert len(data["head_concentrations"]) == data["config"]["n_heads"]
+    # the held-out half split by whether each example's multiset is in the training half
+    n_test = 11**3 - 666  # round(1331 / 2) = 666 trained on (round half to even)
+    assert data["test_examples_seen_multisets"] + data["test_examples_unseen_multisets"] == n_test
+    errors = data["test_errors_seen_multisets"] + data["test_errors_unseen_multisets"]
+    assert errors == round((1 - data["test_accuracy"]) * n_test)
+    assert len(data["test_errors_listed"]) == min(errors, 10)
     assert err == ""  # no progress bar when stderr is not a terminal
     assert sorted(os.listdir(out)) == sorted(FILES)  # no temporary files
     assert sorted(os.listdir(tmp_path)) == ["run"]
@@ -91,6 +101,7 @@ def test_failed_claim_is_named(capsys: pytest.CaptureFixture[str]) -> None:
     out = capsys.readouterr().out
     assert code == 1
     assert "FAILED: test accuracy >= 0.99" in out and "some checked claims FAILED" in out
+    assert "whose multiset is absent from training" in out
 
 
 def test_grokking_reports_steps_per_k_and_writes_the_figure(
@@ -105,6 +116,8 @@ def test_grokking_reports_steps_per_k_and_writes_the_figure(
     assert (row["p"], row["k"], row["seeds"]) == (11, 3, [6])
     assert row["test_099"]["reached"] == 1 and row["steps_to_test_099"][0] > 0
     assert row["steps_to_train_099"][0] <= row["steps_to_test_099"][0]
+    assert row["test_examples_unseen_multisets"][0] > 0
+    assert 0 <= row["test_accuracy_unseen_multisets"][0] <= 1
     assert sorted(os.listdir(out)) == ["grokking.png", "history.json", "result.json"]
 
 

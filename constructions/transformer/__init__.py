@@ -18,20 +18,28 @@ from constructions.transformer.config import (
 )
 from constructions.transformer.loop import train_transformer
 from constructions.transformer.model import attention_weights, logits, reference_logits, tokens
+from constructions.transformer.multisets import (
+    MultisetBreakdown,
+    multiset_breakdown,
+    seen_in_training,
+)
 from constructions.transformer.result import TransformerRecord, TransformerResult
 
 __all__ = [
     "PAPER_SETTINGS",
     "TEST_ACCURACY_CLAIM",
     "AttentionAnalysis",
+    "MultisetBreakdown",
     "TransformerConfig",
     "TransformerRecord",
     "TransformerResult",
     "analyse_attention",
     "attention_weights",
     "logits",
+    "multiset_breakdown",
     "paper_config",
     "reference_logits",
+    "seen_in_training",
     "tokens",
     "train_transformer",
 ]

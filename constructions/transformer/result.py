@@ -16,6 +16,7 @@ import numpy as np
 
 from constructions.transformer.analysis import AttentionAnalysis, analyse_attention
 from constructions.transformer.config import TEST_ACCURACY_CLAIM, TransformerConfig
+from constructions.transformer.multisets import MultisetBreakdown, multiset_breakdown
 from theory import TOP_FREQUENCIES
 
 
@@ -72,13 +73,21 @@ class TransformerResult:
         """The attention's Fourier analysis of the final parameters (float64)."""
         return analyse_attention(self.params, n_top=n_top)
 
+    def multisets(self) -> MultisetBreakdown:
+        """The final held-out accuracy split by whether each example's multiset occurs in the
+        training part (constructions.transformer.multisets)."""
+        return multiset_breakdown(self.config, self.params)
+
     def failures(self, accuracy: float = TEST_ACCURACY_CLAIM) -> list[str]:
         """The checked claim, named with its value, when it fails: test accuracy >= accuracy."""
         final = self.final
         if final.test_accuracy >= accuracy:
             return []
+        where = self.multisets()
         return [
             f"test accuracy >= {accuracy} (generalisation to the held-out "
             f"{1 - self.config.train_fraction:.0%}): test_accuracy = {final.test_accuracy:.6g} "
-            f"after {self.steps} steps"
+            f"after {self.steps} steps; wrong on {where.unseen_errors} of {where.unseen} held-out "
+            f"examples whose multiset is absent from training, {where.seen_errors} of "
+            f"{where.seen} whose multiset is present"
         ]
