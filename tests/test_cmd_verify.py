@@ -199,6 +199,8 @@ def _grokking_outcome(reached: list[int | None]) -> Outcome:
         "steps_to_test_099": reached,
         "steps_to_train_099": [100, 100, 100],
         "final_test_accuracy": [1.0 if r else 0.5 for r in reached],
+        "test_examples_unseen_multisets": [80, 90, 70],
+        "test_accuracy_unseen_multisets": [0.9, 0.9, 0.9],
         "seconds": [1.0, 1.0, 1.0],
         "test_099": {"reached": sum(r is not None for r in reached)},
         "grokking_delay": {"mean": 50.0},
@@ -206,18 +208,20 @@ def _grokking_outcome(reached: list[int | None]) -> Outcome:
     return Outcome({"per_k": [row]}, [], [])
 
 
-def test_grokking_checks_hold_only_when_every_seed_generalises(
+def test_grokking_checks_hold_only_when_most_seeds_generalise(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    """The grokking step (default plan) maps each k to one check: a seed that never reaches test
-    accuracy 0.99 fails it, naming how many (a negative control on the mapping itself)."""
-    for reached, holds in (([150, 200, 120], True), ([150, None, 120], False)):
+    """The grokking step (default plan) maps each k to one check: two seeds of three that never
+    reach test accuracy 0.99 fail it, naming how many (a negative control on the mapping)."""
+    cases = (([150, 200, 120], True), ([150, None, 120], True), ([None, None, 120], False))
+    for reached, holds in cases:
         outcome = _grokking_outcome(reached)
         monkeypatch.setattr(checks, "run_command", lambda argv, o=outcome: (o, "", 3.0))
         (check,) = checks.grokking_checks(0, tmp_path / "g")
         assert check.claim == "grokking" and check.subject == "p=13, k=3 (3 seeds)"
         assert check.holds is holds
-        assert holds or check.why == "1 of 3 runs did not reach test accuracy 0.99"
+        why = "2 of 3 runs did not reach test accuracy 0.99 (a majority must)"
+        assert holds or check.why == why
     assert DEFAULT_PLAN.grokking and not QUICK_PLAN.grokking
 
 
