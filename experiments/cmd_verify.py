@@ -127,7 +127,12 @@ def _steps(
     for p, k in plan.transformer:
         run_dir = work / "runs" / f"transformer_p{p}_k{k}"
         todo.append(
-            (f"transformer p={p}, k={k}", partial(steps.transformer_checks, p, k, seed, run_dir))
+            (
+                f"transformer p={p}, k={k}",
+                partial(
+                    steps.transformer_checks, p, k, seed, run_dir, steps=plan.transformer_steps
+                ),
+            )
         )
     if plan.grokking:
         run_dir = work / "runs" / "grokking"

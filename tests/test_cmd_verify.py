@@ -282,14 +282,14 @@ def test_transformer_check_tries_up_to_three_seeds_and_reports_each(
         return _transformer_outcome(seed, *runs[len(calls) - 1]), "", 2.0
 
     monkeypatch.setattr(checks, "run_command", fake_run)
-    accuracy, spectrum = checks.transformer_checks(11, 3, 7, tmp_path / "t")
+    accuracy, spectrum = checks.transformer_checks(11, 3, 7, tmp_path / "t", steps=6000)
     assert calls == tried
     assert accuracy.holds is holds and spectrum.holds is sparse
     assert accuracy.numbers["seeds_tried"] == tried
     assert accuracy.numbers["test_accuracy_per_seed"] == [a for a, _ in runs]
     assert accuracy.numbers["concentration_per_seed"] == [c for _, c in runs]
     assert accuracy.seconds == 2.0 * len(tried)
-    assert accuracy.command.endswith(f"--seed {tried[-1]}")
+    assert accuracy.command.endswith(f"--seed {tried[-1]} --steps 6000")
     assert (accuracy.why == "") is holds
     if not holds:
         assert all(f"seed {seed}: test accuracy" in accuracy.why for seed in tried)

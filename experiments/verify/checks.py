@@ -369,10 +369,13 @@ def noise_threshold(p: int, n_top: int, seed: int) -> float:
 TRANSFORMER_ATTEMPTS = 3
 
 
-def transformer_checks(p: int, k: int, seed: int, out: Path) -> list[Check]:
+def transformer_checks(
+    p: int, k: int, seed: int, out: Path, *, steps: int | None = None
+) -> list[Check]:
     """transformer: test accuracy on the held-out half and the attention concentration beside
     noise, for the first of the seeds seed, seed + 1, ... (up to TRANSFORMER_ATTEMPTS) whose run
-    passes both, else the last; every attempt reported; figures and history under out."""
+    passes both, else the last; every attempt reported (at most `steps` steps each; None: the
+    command's default); figures and history under out."""
     subject = _subject(p, k) + " (50% split)"
     out.parent.mkdir(parents=True, exist_ok=True)
     attempts: list[dict[str, Any]] = []
@@ -380,6 +383,7 @@ def transformer_checks(p: int, k: int, seed: int, out: Path) -> list[Check]:
     s = 0.0
     for attempt_seed in range(seed, seed + TRANSFORMER_ATTEMPTS):
         argv = ["transformer", "--p", str(p), "--k", str(k), "--seed", str(attempt_seed)]
+        argv += [] if steps is None else ["--steps", str(steps)]
         if out.exists():  # a missed attempt's figures make way for the next one's
             shutil.rmtree(out)
         outcome, error, seconds = run_command([*argv, "--out", str(out)])
