@@ -20,7 +20,8 @@ import cvxpy as cp
 import numpy as np
 from scipy.optimize import minimize
 
-from constructions.convex.lp import PRICE_RTOL, STALL, orbit_arrays, solve_master
+from constructions.convex.lp import generate_columns, orbit_arrays
+from constructions.convex.pricing import PricingResult
 from constructions.convex.solvers import SOCP_SOLVERS, solve
 from theory import FloatArray, FourierCircuitsError, validate_k
 from theory.even_p import brute_force_margin, class_weights, lemma_bound
@@ -68,9 +69,9 @@ def _objective(x: FloatArray, q: FloatArray, p: int, k: int, inputs: np.ndarray,
 
 def price(
     q: FloatArray, p: int, k: int, *, rng: np.random.Generator, starts: int = 10
-) -> tuple[float, FloatArray]:
-    """The best unit neuron for the dual q found from `starts` random starts (L-BFGS-B):
-    (value, neuron). Heuristic: a local method, never reported as a bound."""
+) -> PricingResult:
+    """The best unit neuron for the dual q found from `starts` random starts (L-BFGS-B), as a
+    PricingResult of one neuron. Heuristic: a local method, never reported as a bound."""
     inputs, y = _inputs(p, k)
     best, best_x = -math.inf, np.zeros((k + 1) * p)
     for _ in range(starts):
@@ -84,7 +85,7 @@ def price(
         )
         if -result.fun > best:
             best, best_x = -float(result.fun), result.x / np.linalg.norm(result.x)
-    return best, best_x
+    return PricingResult(neurons=best_x[None], values=np.array([best]))
 
 
 def optimal_q(p: int, k: int) -> FloatArray:
@@ -154,26 +155,18 @@ def solve_any_p(
     start = time.perf_counter()
     neurons = rng.normal(size=(3, (k + 1) * p))
     neurons /= np.linalg.norm(neurons, axis=1, keepdims=True)
-    G = orbit_margins(neurons, p, k)
-    history: list[float] = []
-    converged = False
-    iterations = 0
-    while True:  # as constructions.convex.lp.column_generation, with brute-force columns
-        iterations += 1
-        master = solve_master(G)
-        best, neuron = price(master.q, p, k, rng=rng, starts=starts)
-        history.append(master.t)
-        if best <= master.t + PRICE_RTOL * abs(master.t):
-            converged = True
-            break
-        stalled = len(history) > STALL and history[-1] - history[-1 - STALL] <= PRICE_RTOL * abs(
-            history[-1]
-        )
-        if iterations >= max_iterations or stalled:
-            break  # the master's t stopped rising: the LP solver's accuracy is reached
-        neurons = np.vstack([neurons, neuron])
-        G = np.vstack([G, orbit_margins(neuron[None], p, k)])
-    lam, q = master.lam, master.q
+    run = generate_columns(
+        neurons,
+        p,
+        k,
+        method="brute-force",
+        rows_of=orbit_margins,
+        pricer=price,
+        rng=rng,
+        starts=starts,
+        max_iterations=max_iterations,
+    )
+    neurons, lam, q = run.neurons, run.master.lam, run.master.q
     keep = lam > 1e-12 * lam.max()
     support, shares = neurons[keep], lam[keep] / lam[keep].sum()
     U, W = orbit_arrays(support, shares, p, k)
@@ -184,12 +177,12 @@ def solve_any_p(
         lower=brute_force_margin(U, W),
         upper_lp=lemma_bound(q, p, k),
         upper_opt=lemma_bound(q_opt, p, k),
-        heuristic=best,
+        heuristic=run.best_price,
         neurons=support,
         lam=shares,
         q=q,
         q_opt=q_opt,
-        iterations=iterations,
-        converged=converged,
+        iterations=run.iterations,
+        converged=run.converged,
         seconds=time.perf_counter() - start,
     )

@@ -13,6 +13,7 @@ whose dual is a distribution q over the rows: min_q max_i sum_row q(row) G[i, ro
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -21,6 +22,7 @@ import cvxpy as cp
 import numpy as np
 
 from constructions.convex.pricing import (
+    PricingResult,
     full_pairs,
     full_rows,
     price,
@@ -85,10 +87,11 @@ def solve_master(G: FloatArray, *, solvers: tuple[str, ...] = LP_SOLVERS) -> Mas
 class ColumnGeneration:
     """The result of column generation.
 
-    method: "reduced" or "full"; neurons: (n, (k+1) p) every column generated (unit, flat);
-    master: the final master solution; iterations; best_price: the last multi-start pricing
-    value (heuristic, never a bound); converged: pricing found no improving column;
-    history: (iteration, t, best_price, columns) per iteration; seconds.
+    method: "reduced", "full" (column_generation) or "brute-force" (convex.even_p); neurons:
+    (n, (k+1) p) every column generated (unit, flat); master: the final master solution;
+    iterations; best_price: the last multi-start pricing value (heuristic, never a bound);
+    converged: pricing found no improving column; history: (iteration, t, best_price, columns)
+    per iteration; seconds.
     """
 
     p: int
@@ -145,6 +148,49 @@ def column_generation(
     neurons = random_neurons(p, k, initial, rng=rng)
     if warm_start is not None:
         neurons = np.vstack([neurons, np.asarray(warm_start, dtype=np.float64)])
+    return generate_columns(
+        neurons,
+        p,
+        k,
+        method=method,
+        rows_of=rows_of,
+        pricer=pricer,
+        rng=rng,
+        starts=starts,
+        max_iterations=max_iterations,
+        max_seconds=max_seconds,
+        progress=progress,
+        begin=begin,
+    )
+
+
+#: rows_of(neurons (n, (k+1) p), p, k) -> (n, rows): each column's margin on the master's rows.
+RowsOf = Callable[[FloatArray, int, int], FloatArray]
+#: pricer(q, p, k, *, rng, starts) -> PricingResult: local maxima of q . rows over unit neurons.
+Pricer = Callable[..., PricingResult]
+
+
+def generate_columns(
+    neurons: FloatArray,
+    p: int,
+    k: int,
+    *,
+    method: str,
+    rows_of: RowsOf,
+    pricer: Pricer,
+    rng: np.random.Generator,
+    starts: int,
+    max_iterations: int,
+    max_seconds: float = math.inf,
+    progress: Progress | None = None,
+    begin: float | None = None,
+) -> ColumnGeneration:
+    """The column-generation loop from the columns `neurons`: solve the master, price its dual q,
+    add every priced neuron above t (1 + PRICE_RTOL); stop when none is (converged), after
+    max_iterations or max_seconds (since `begin`, default now), or when t rose by at most
+    PRICE_RTOL over STALL iterations. Any rows: column_generation's reduced and full rows, and
+    constructions.convex.even_p's brute-force rows for any p."""
+    begin = time.perf_counter() if begin is None else begin
     G = rows_of(neurons, p, k)
     history: list[tuple[int, float, float, int]] = []
     converged = False
