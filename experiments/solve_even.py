@@ -12,13 +12,11 @@ from typing import Any
 import numpy as np
 
 from constructions.convex.even_p import MAX_EXAMPLES, solve_any_p
+from experiments.cmd_solve import GAP_TARGET  # the same target as for odd p
 from experiments.outcome import Outcome, fmt
 from theory import FourierCircuitsError, validate_k
 from theory.even_p import gamma_star_even, gamma_star_even_exact, optimal_even_q, paper_formula
 from theory.tolerances import MARGIN_RTOL
-
-#: The relative gap that counts as small (as for odd p: experiments.cmd_solve.GAP_TARGET).
-GAP_TARGET = 1e-6
 
 
 def dominant_classes(neurons: np.ndarray, p: int, k: int) -> list[int]:
