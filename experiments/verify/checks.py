@@ -6,6 +6,7 @@ measured into Checks of the claims in experiments.verify.claims.
 from __future__ import annotations
 
 import contextlib
+import functools
 import io
 import os
 import shutil
@@ -352,6 +353,7 @@ NOISE_QUANTILE = 0.99
 NOISE_SAMPLES = 1000
 
 
+@functools.cache  # pure in its arguments; a retried Transformer seed reuses it
 def noise_threshold(p: int, n_top: int, seed: int) -> float:
     """The NOISE_QUANTILE quantile of attention_fourier_concentration on Gaussian p x p noise."""
     from theory import noise_concentrations
