@@ -53,7 +53,7 @@ def main() -> None:
             [
                 sys.executable,
                 "-m",
-                "experiments.cli",
+                "fourier_circuits.experiments.cli",
                 "solve",
                 "--p",
                 str(p),

@@ -97,8 +97,8 @@ def worker_margin(p: int, k: int, design: str, tracemalloc_run: bool) -> dict[st
     sys.path.insert(0, str(ROOT))
     import tracemalloc
 
-    from constructions import construct
-    from theory import gamma_star, margin_report, normalized_margin
+    from fourier_circuits.constructions import construct
+    from fourier_circuits.theory import gamma_star, margin_report, normalized_margin
 
     net = construct(p, k, design)
     result: dict[str, Any] = {"m": net.m}
@@ -147,7 +147,7 @@ def measure(p: int, k: int, design: str, repeats: int) -> dict[str, Any]:
     import numpy as np
     from threadpoolctl import threadpool_info
 
-    from constructions import get_design
+    from fourier_circuits.constructions import get_design
 
     m = get_design(design, k).width(p)
     runs = []

@@ -18,7 +18,7 @@ import json
 import sys
 import time
 
-from constructions.trained import (
+from fourier_circuits.constructions.trained import (
     MARGIN_RATIO_CLAIM,
     OPTIMIZERS,
     TrainConfig,

@@ -26,14 +26,14 @@ from dataclasses import replace
 
 import numpy as np
 
-from constructions.training import TrainingError
-from constructions.transformer import (
+from fourier_circuits.constructions.training import TrainingError
+from fourier_circuits.constructions.transformer import (
     TEST_ACCURACY_CLAIM,
     TransformerConfig,
     paper_config,
     train_transformer,
 )
-from theory import noise_concentration
+from fourier_circuits.theory import noise_concentration
 
 VARIANTS = ("default", "paper", "paper-arch")
 

@@ -31,7 +31,15 @@ TARGET_SECONDS = {"quick": 120.0, "default": 600.0}
 def run_plan(plan: str, scratch: Path) -> dict[str, object]:
     """One verify run in a child process: seconds, peak RSS (MiB), its JSON summary."""
     out = scratch / f"report-{plan}"
-    argv = [sys.executable, "-m", "experiments.cli", "verify", "--out", str(out), "--json"]
+    argv = [
+        sys.executable,
+        "-m",
+        "fourier_circuits.experiments.cli",
+        "verify",
+        "--out",
+        str(out),
+        "--json",
+    ]
     argv += ["--quick"] if plan == "quick" else []
     load = os.getloadavg()
     start = time.perf_counter()

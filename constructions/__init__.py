@@ -1,9 +1,9 @@
 """Networks built by some method: the paper's analytic construction and other phase designs,
 exact (sympy) proofs about them. Depends on theory only."""
 
-from constructions.analytic import construct
-from constructions.convex import certify_sdp, column_generation, symmetric_q_bound
-from constructions.designs import (
+from fourier_circuits.constructions.analytic import construct
+from fourier_circuits.constructions.convex import certify_sdp, column_generation, symmetric_q_bound
+from fourier_circuits.constructions.designs import (
     DESIGNS,
     PhaseDesign,
     get_design,
@@ -11,7 +11,7 @@ from constructions.designs import (
     lattice_design,
     paper_design,
 )
-from constructions.exact import (
+from fourier_circuits.constructions.exact import (
     DesignProof,
     ExactMargin,
     exact_normalized_margin,
@@ -50,11 +50,11 @@ __all__ += list(_TRAINED) + list(_TRANSFORMER)
 
 def __getattr__(name: str) -> object:
     if name in _TRAINED:
-        from constructions import trained
+        from fourier_circuits.constructions import trained
 
         return getattr(trained, name)
     if name in _TRANSFORMER:
-        from constructions import transformer
+        from fourier_circuits.constructions import transformer
 
         return getattr(transformer, name)
-    raise AttributeError(f"module 'constructions' has no attribute {name!r}")
+    raise AttributeError(f"module 'fourier_circuits.constructions' has no attribute {name!r}")

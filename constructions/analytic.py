@@ -13,8 +13,8 @@ from collections.abc import Iterable
 
 import numpy as np
 
-from constructions.designs import PhaseDesign, get_design
-from theory import FourierCircuitsError, PolyNet, Task, beta
+from fourier_circuits.constructions.designs import PhaseDesign, get_design
+from fourier_circuits.theory import FourierCircuitsError, PolyNet, Task, beta
 
 
 def construct(
@@ -57,7 +57,7 @@ def construct(
         scale * U.reshape(m, task.k, task.p),
         scale * W.reshape(m, task.p),
         {
-            "made_by": "constructions.analytic.construct",
+            "made_by": "fourier_circuits.constructions.analytic.construct",
             "design": d.name,
             "design_N": d.N,
             "frequencies": zetas.tolist(),

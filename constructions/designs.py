@@ -21,7 +21,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from theory import FloatArray, FourierCircuitsError, IntArray, validate_k, validate_p
+from fourier_circuits.theory import (
+    FloatArray,
+    FourierCircuitsError,
+    IntArray,
+    validate_k,
+    validate_p,
+)
 
 
 @dataclass(frozen=True)

@@ -49,8 +49,8 @@ import numpy as np
 import sympy as sp
 from numpy.lib.stride_tricks import sliding_window_view
 
-from constructions.designs import PhaseDesign, get_design
-from theory import (
+from fourier_circuits.constructions.designs import PhaseDesign, get_design
+from fourier_circuits.theory import (
     FourierCircuitsError,
     IntArray,
     Task,

@@ -28,9 +28,17 @@ import cvxpy as cp
 import highspy
 import numpy as np
 
-from constructions.designs import PhaseDesign
-from constructions.exact import _expansion, unwanted_characters
-from theory import FloatArray, FourierCircuitsError, IntArray, PolyNet, Task, beta, validate_k
+from fourier_circuits.constructions.designs import PhaseDesign
+from fourier_circuits.constructions.exact import _expansion, unwanted_characters
+from fourier_circuits.theory import (
+    FloatArray,
+    FourierCircuitsError,
+    IntArray,
+    PolyNet,
+    Task,
+    beta,
+    validate_k,
+)
 
 # Characters whose non-zero differences are all unwanted (the clique bound). k = 2, 3, 4: maximum
 # cliques of the graph on V u {0} (networkx.max_weight_clique, offline); k = 5: randomized greedy
@@ -269,7 +277,10 @@ def weighted_network(p: int, design: PhaseDesign, weights: FloatArray | None = N
     return PolyNet(
         r[:, None, None] * U.reshape(m, task.k, task.p),
         r[:, None] * Wout.reshape(m, task.p),
-        {"made_by": "constructions.min_width.weighted_network", "design": design.name},
+        {
+            "made_by": "fourier_circuits.constructions.min_width.weighted_network",
+            "design": design.name,
+        },
     )
 
 

@@ -1,6 +1,6 @@
 """Trained networks: the paper's network (eq. 2 of arXiv 2402.09469) trained with PyTorch.
 
-    from constructions.trained import TrainConfig, train
+    from fourier_circuits.constructions.trained import TrainConfig, train
     result = train(TrainConfig(p=13, k=2, seed=0))   # width 2^(2k-2)(p-1) = 48 by default
     result.net            # a theory.PolyNet (float64), measured by the theory module
     result.final          # the last HistoryRecord: margin_ratio, coverage, max normalized power...
@@ -9,7 +9,7 @@ Pure: no printing, no files; progress through `callback`, randomness only from `
 The implementation lives in constructions.training (config, model, methods, loop, result).
 """
 
-from constructions.training import (
+from fourier_circuits.constructions.training import (
     COVERAGE_CLAIM,
     DEFAULTS,
     DEVICES,

@@ -13,7 +13,7 @@ import sys
 from collections.abc import Sequence
 from typing import NoReturn
 
-from experiments import (
+from fourier_circuits.experiments import (
     cmd_construct,
     cmd_grokking,
     cmd_inspect,
@@ -23,8 +23,8 @@ from experiments import (
     cmd_transformer,
     cmd_verify,
 )
-from experiments.outcome import Command, Outcome
-from theory import FourierCircuitsError
+from fourier_circuits.experiments.outcome import Command, Outcome
+from fourier_circuits.theory import FourierCircuitsError
 
 PROG = "fourier-circuits"
 COMMANDS: tuple[Command, ...] = (

@@ -13,11 +13,17 @@ import argparse
 import time
 from typing import Any
 
-from constructions import DESIGNS, construct, get_design
-from experiments.outcome import Outcome, fmt
-from experiments.provenance import provenance, require_writable_file
-from theory import FourierCircuitsError, Task, check_certificate, fourier_summary, margin_report
-from theory.tolerances import MARGIN_RTOL, PHASE_ATOL
+from fourier_circuits.constructions import DESIGNS, construct, get_design
+from fourier_circuits.experiments.outcome import Outcome, fmt
+from fourier_circuits.experiments.provenance import provenance, require_writable_file
+from fourier_circuits.theory import (
+    FourierCircuitsError,
+    Task,
+    check_certificate,
+    fourier_summary,
+    margin_report,
+)
+from fourier_circuits.theory.tolerances import MARGIN_RTOL, PHASE_ATOL
 
 NAME = "construct"
 HELP = "build a max-margin construction and check it against the theory"
@@ -37,7 +43,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def _exact_checks(p: int, k: int, design: str) -> tuple[dict[str, Any], list[str]]:
     """The p-independent identity proof, and the exact margin when p^k is small enough."""
-    from constructions import exact
+    from fourier_circuits.constructions import exact
 
     proof = exact.prove_design(get_design(design, k))
     data: dict[str, Any] = {

@@ -17,14 +17,19 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from constructions.transformer import TEST_ACCURACY_CLAIM, TransformerResult
-from experiments.cmd_train import _finite, make_out_dir, require_writable_dir
-from experiments.cmd_transformer import add_model_arguments, dumps, model_config, run_training
-from experiments.outcome import Outcome, fmt
-from experiments.plots import save_figure, write_atomic
-from experiments.plots_transformer import grokking_figure
-from experiments.provenance import provenance
-from theory import FourierCircuitsError, Task
+from fourier_circuits.constructions.transformer import TEST_ACCURACY_CLAIM, TransformerResult
+from fourier_circuits.experiments.cmd_train import _finite, make_out_dir, require_writable_dir
+from fourier_circuits.experiments.cmd_transformer import (
+    add_model_arguments,
+    dumps,
+    model_config,
+    run_training,
+)
+from fourier_circuits.experiments.outcome import Outcome, fmt
+from fourier_circuits.experiments.plots import save_figure, write_atomic
+from fourier_circuits.experiments.plots_transformer import grokking_figure
+from fourier_circuits.experiments.provenance import provenance
+from fourier_circuits.theory import FourierCircuitsError, Task
 
 NAME = "grokking"
 HELP = "train and test accuracy of the Transformer for k = 2..5 at about equal p^k (Fig. 4)"

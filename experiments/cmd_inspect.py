@@ -21,11 +21,11 @@ from __future__ import annotations
 import argparse
 import json
 
-from experiments.cmd_train import make_out_dir, require_writable_dir
-from experiments.outcome import Outcome
-from experiments.plots import save_network_plots, write_atomic
-from experiments.summary import DEFAULT_MIN_RATIO, summarise, validate_min_ratio
-from theory import PolyNet
+from fourier_circuits.experiments.cmd_train import make_out_dir, require_writable_dir
+from fourier_circuits.experiments.outcome import Outcome
+from fourier_circuits.experiments.plots import save_network_plots, write_atomic
+from fourier_circuits.experiments.summary import DEFAULT_MIN_RATIO, summarise, validate_min_ratio
+from fourier_circuits.theory import PolyNet
 
 NAME = "inspect"
 HELP = "check a saved network (.npz) against the theory: margin, frequencies, coverage"

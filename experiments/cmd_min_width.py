@@ -13,9 +13,9 @@ import argparse
 import time
 from typing import Any
 
-from constructions.designs import PhaseDesign, lattice_design, paper_design
-from constructions.exact import exact_normalized_margin, prove_design
-from constructions.min_width import (
+from fourier_circuits.constructions.designs import PhaseDesign, lattice_design, paper_design
+from fourier_circuits.constructions.exact import exact_normalized_margin, prove_design
+from fourier_circuits.constructions.min_width import (
     ALIASED_DESIGNS,
     SDP_MAX_K,
     LowerBound,
@@ -25,9 +25,15 @@ from constructions.min_width import (
     search_design,
     weighted_network,
 )
-from experiments.outcome import Outcome, fmt
-from theory import FourierCircuitsError, Task, gamma_star, margin_report, validate_k
-from theory.tolerances import MARGIN_RTOL
+from fourier_circuits.experiments.outcome import Outcome, fmt
+from fourier_circuits.theory import (
+    FourierCircuitsError,
+    Task,
+    gamma_star,
+    margin_report,
+    validate_k,
+)
+from fourier_circuits.theory.tolerances import MARGIN_RTOL
 
 #: Largest p^k for the brute-force margin of --p (theory.margin_report over D_p).
 BRUTE_FORCE_MAX_EXAMPLES = 200_000

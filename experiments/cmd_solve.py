@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from constructions.convex import (
+from fourier_circuits.constructions.convex import (
     SPARSIFY_MAX_ROWS,
     Bound,
     certify_sdp,
@@ -36,10 +36,17 @@ from constructions.convex import (
     symmetric_q_bound,
     symmetrised_dual,
 )
-from experiments.outcome import Outcome, fmt
-from experiments.provenance import provenance, require_writable_file
-from theory import FourierCircuitsError, PolyNet, Task, fourier_summary, gamma_star, margin_report
-from theory.tolerances import MARGIN_RTOL
+from fourier_circuits.experiments.outcome import Outcome, fmt
+from fourier_circuits.experiments.provenance import provenance, require_writable_file
+from fourier_circuits.theory import (
+    FourierCircuitsError,
+    PolyNet,
+    Task,
+    fourier_summary,
+    gamma_star,
+    margin_report,
+)
+from fourier_circuits.theory.tolerances import MARGIN_RTOL
 
 NAME = "solve"
 HELP = "bracket the maximum margin between a column-generation network and dual certificates"
@@ -149,14 +156,14 @@ def _lower_bound(
 
 def run(args: argparse.Namespace) -> Outcome:
     if args.min_width:
-        from experiments import cmd_min_width
+        from fourier_circuits.experiments import cmd_min_width
 
         with _stdout_to_stderr():
             return cmd_min_width.run(args)
     if args.p is None:
         raise FourierCircuitsError("--p is required (unless --min-width)")
     if args.p % 2 == 0:  # the paper's theory needs odd p; this toolkit derives the even case
-        from experiments import solve_even
+        from fourier_circuits.experiments import solve_even
 
         with _stdout_to_stderr():
             return solve_even.run(args)
@@ -223,7 +230,7 @@ def run(args: argparse.Namespace) -> Outcome:
     gap = (upper - lower) / upper
     support_net = PolyNet(neurons.reshape(-1, k + 1, p)[:, :k], neurons.reshape(-1, k + 1, p)[:, k])
     summary = fourier_summary(support_net)
-    from theory import neuron_spectra
+    from fourier_circuits.theory import neuron_spectra
 
     spectra = neuron_spectra(support_net)
     uniform = np.full(p - 1, 1.0 / (p - 1))

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import argparse
 
-from experiments.outcome import Outcome, fmt
-from theory import (
+from fourier_circuits.experiments.outcome import Outcome, fmt
+from fourier_circuits.theory import (
     Task,
     beta,
     beta_exact,

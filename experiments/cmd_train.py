@@ -28,8 +28,8 @@ from typing import Any
 import torch
 from tqdm import tqdm
 
-from constructions import construct
-from constructions.trained import (
+from fourier_circuits.constructions import construct
+from fourier_circuits.constructions.trained import (
     COVERAGE_CLAIM,
     DEVICES,
     DTYPES,
@@ -42,10 +42,10 @@ from constructions.trained import (
     TrainResult,
     train,
 )
-from experiments.outcome import Outcome, fmt
-from experiments.plots import save_training_plots, write_atomic
-from experiments.provenance import provenance, require_writable_file
-from theory import (
+from fourier_circuits.experiments.outcome import Outcome, fmt
+from fourier_circuits.experiments.plots import save_training_plots, write_atomic
+from fourier_circuits.experiments.provenance import provenance, require_writable_file
+from fourier_circuits.theory import (
     FourierCircuitsError,
     PolyNet,
     fourier_summary,

@@ -25,8 +25,8 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from constructions.training import DEVICES, DTYPES, TrainingError
-from constructions.transformer import (
+from fourier_circuits.constructions.training import DEVICES, DTYPES, TrainingError
+from fourier_circuits.constructions.transformer import (
     TEST_ACCURACY_CLAIM,
     AttentionAnalysis,
     TransformerConfig,
@@ -35,12 +35,12 @@ from constructions.transformer import (
     paper_config,
     train_transformer,
 )
-from experiments.cmd_train import _finite, make_out_dir, require_writable_dir
-from experiments.outcome import Outcome, fmt
-from experiments.plots import write_atomic
-from experiments.plots_transformer import save_transformer_plots
-from experiments.provenance import provenance
-from theory import TOP_FREQUENCIES, FourierCircuitsError, noise_concentration
+from fourier_circuits.experiments.cmd_train import _finite, make_out_dir, require_writable_dir
+from fourier_circuits.experiments.outcome import Outcome, fmt
+from fourier_circuits.experiments.plots import write_atomic
+from fourier_circuits.experiments.plots_transformer import save_transformer_plots
+from fourier_circuits.experiments.provenance import provenance
+from fourier_circuits.theory import TOP_FREQUENCIES, FourierCircuitsError, noise_concentration
 
 NAME = "transformer"
 HELP = "train a one-layer Transformer and analyse its attention in Fourier space"

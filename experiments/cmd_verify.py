@@ -23,14 +23,20 @@ from collections.abc import Callable
 from functools import partial
 from pathlib import Path
 
-from experiments.outcome import Outcome
-from experiments.plots import save_figure, write_atomic
-from experiments.provenance import versions
-from experiments.verify import checks as steps
-from experiments.verify.claims import CLAIMS, Check
-from experiments.verify.plan import DEFAULT_PLAN, QUICK_PLAN, VerifyPlan
-from experiments.verify.report import failed_claims, gamma_star_figure, markdown, results, verdicts
-from theory import FourierCircuitsError, PolyNet
+from fourier_circuits.experiments.outcome import Outcome
+from fourier_circuits.experiments.plots import save_figure, write_atomic
+from fourier_circuits.experiments.provenance import versions
+from fourier_circuits.experiments.verify import checks as steps
+from fourier_circuits.experiments.verify.claims import CLAIMS, Check
+from fourier_circuits.experiments.verify.plan import DEFAULT_PLAN, QUICK_PLAN, VerifyPlan
+from fourier_circuits.experiments.verify.report import (
+    failed_claims,
+    gamma_star_figure,
+    markdown,
+    results,
+    verdicts,
+)
+from fourier_circuits.theory import FourierCircuitsError, PolyNet
 
 NAME = "verify"
 HELP = "the main job: check every claim of the paper by independent routes and write a report"
@@ -181,7 +187,7 @@ def _progress(i: int, n: int, what: str, seconds: float, found: list[Check]) -> 
 def run(args: argparse.Namespace) -> Outcome:
     target = require_out_dir(args.out, force=args.force)
     if args.network is not None:
-        from experiments.summary import validate_min_ratio
+        from fourier_circuits.experiments.summary import validate_min_ratio
 
         if args.min_ratio is not None:
             validate_min_ratio(args.min_ratio)

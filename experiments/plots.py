@@ -28,8 +28,8 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
-from constructions.trained import MARGIN_RATIO_CLAIM, TrainResult
-from theory import FourierCircuitsError, PolyNet, neuron_spectra
+from fourier_circuits.constructions.trained import MARGIN_RATIO_CLAIM, TrainResult
+from fourier_circuits.theory import FourierCircuitsError, PolyNet, neuron_spectra
 
 #: How many neurons neuron_cosines.png shows.
 COSINE_NEURONS = 4

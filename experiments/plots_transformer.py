@@ -19,8 +19,12 @@ from pathlib import Path
 import numpy as np
 from matplotlib.figure import Figure
 
-from constructions.transformer import TEST_ACCURACY_CLAIM, AttentionAnalysis, TransformerResult
-from experiments.plots import save_figure
+from fourier_circuits.constructions.transformer import (
+    TEST_ACCURACY_CLAIM,
+    AttentionAnalysis,
+    TransformerResult,
+)
+from fourier_circuits.experiments.plots import save_figure
 
 #: How many heads attention_heads.png shows.
 PLOTTED_HEADS = 4

@@ -9,7 +9,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from theory import FourierCircuitsError
+from fourier_circuits.theory import FourierCircuitsError
 
 PACKAGES = ("fourier-circuits", "numpy", "scipy", "sympy", "cvxpy", "torch")
 

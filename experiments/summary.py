@@ -1,6 +1,6 @@
 """Summarise a PolyNet against Theorem 4.1 of arXiv 2402.09469: one function, one frozen result.
 
-    from experiments.summary import summarise
+    from fourier_circuits.experiments.summary import summarise
     s = summarise(net)                # margins over all of D_p, per-neuron Fourier statistics
     s.failures()                      # [] when the claims below hold; else each claim, named
     s.as_dict()                       # JSON-ready: DESIGN.md's `inspect` keys and more
@@ -33,9 +33,9 @@ from typing import Any
 
 import numpy as np
 
-from constructions.training.config import COVERAGE_CLAIM, SINGLE_FREQUENCY_CLAIM
-from experiments.outcome import fmt
-from theory import (
+from fourier_circuits.constructions.training.config import COVERAGE_CLAIM, SINGLE_FREQUENCY_CLAIM
+from fourier_circuits.experiments.outcome import fmt
+from fourier_circuits.theory import (
     CertificateCheck,
     FourierCircuitsError,
     FourierSummary,
@@ -49,7 +49,7 @@ from theory import (
     margins_from_logits,
     neuron_spectra,
 )
-from theory.tolerances import MARGIN_RTOL
+from fourier_circuits.theory.tolerances import MARGIN_RTOL
 
 #: The default margin claim: gamma* itself, to the relative tolerance of theory.tolerances.
 DEFAULT_MIN_RATIO = 1 - MARGIN_RTOL

@@ -11,7 +11,7 @@ import itertools
 
 import numpy as np
 
-from theory import FloatArray, IntArray, PolyNet
+from fourier_circuits.theory import FloatArray, IntArray, PolyNet
 
 EPS = float(np.finfo(np.float64).eps)
 

@@ -16,8 +16,8 @@ from typing import Any
 import numpy as np
 from hypothesis import strategies as st
 
-from constructions import DESIGNS
-from theory import PolyNet, is_prime
+from fourier_circuits.constructions import DESIGNS
+from fourier_circuits.theory import PolyNet, is_prime
 
 #: Seeds for numpy Generators (hypothesis shrinks towards 0).
 seeds = st.integers(min_value=0, max_value=2**32 - 1)

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import example, given, note
 from hypothesis import strategies as st
 
-from theory import (
+from fourier_circuits.theory import (
     TOP_FREQUENCIES,
     FourierCircuitsError,
     attention_fourier_concentration,

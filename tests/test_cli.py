@@ -9,8 +9,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from experiments.cli import main
-from theory import PolyNet, gamma_star, gamma_star_exact, lattice_width, width_bound
+from fourier_circuits.experiments.cli import main
+from fourier_circuits.theory import (
+    PolyNet,
+    gamma_star,
+    gamma_star_exact,
+    lattice_width,
+    width_bound,
+)
 
 THEORY_KEYS = {"p", "k", "gamma_star", "gamma_star_exact", "width_bound", "lattice_width"}
 CONSTRUCT_KEYS = {
@@ -124,7 +130,17 @@ def test_cli_runs_as_a_console_script() -> None:
     import sys
 
     done = subprocess.run(
-        [sys.executable, "-m", "experiments.cli", "theory", "--p", "5", "--k", "3", "--json"],
+        [
+            sys.executable,
+            "-m",
+            "fourier_circuits.experiments.cli",
+            "theory",
+            "--p",
+            "5",
+            "--k",
+            "3",
+            "--json",
+        ],
         capture_output=True,
         text=True,
         check=False,
@@ -132,7 +148,16 @@ def test_cli_runs_as_a_console_script() -> None:
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout)["gamma_star"] == pytest.approx(0.009375, rel=1e-15)
     bad = subprocess.run(
-        [sys.executable, "-m", "experiments.cli", "theory", "--p", "6", "--k", "3"],
+        [
+            sys.executable,
+            "-m",
+            "fourier_circuits.experiments.cli",
+            "theory",
+            "--p",
+            "6",
+            "--k",
+            "3",
+        ],
         capture_output=True,
         text=True,
         check=False,
@@ -168,8 +193,8 @@ def test_construct_reports_a_failing_network_with_exit_1(
     capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Negative control: the same pipeline fed a construction with frequency 2 dropped."""
-    from constructions import construct
-    from experiments import cmd_construct
+    from fourier_circuits.constructions import construct
+    from fourier_circuits.experiments import cmd_construct
 
     def dropped(p: int, k: int, design: str) -> PolyNet:
         return construct(p, k, design, frequencies=[z for z in range(1, (p + 1) // 2) if z != 2])

@@ -14,8 +14,8 @@ from hypothesis import example, given
 from hypothesis import strategies as st
 from strategies import odd_moduli, odd_p_and_k, seeds
 
-from constructions import grid3_design, lattice_design, paper_design
-from theory import (
+from fourier_circuits.constructions import grid3_design, lattice_design, paper_design
+from fourier_circuits.theory import (
     FourierCircuitsError,
     beta,
     beta_exact,

@@ -16,10 +16,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from constructions import PhaseDesign, construct, paper_design
-from experiments.cli import main
-from experiments.summary import summarise
-from theory import FourierCircuitsError, PolyNet, gamma_star
+from fourier_circuits.constructions import PhaseDesign, construct, paper_design
+from fourier_circuits.experiments.cli import main
+from fourier_circuits.experiments.summary import summarise
+from fourier_circuits.theory import FourierCircuitsError, PolyNet, gamma_star
 
 INSPECT_KEYS = {
     "p",
@@ -60,7 +60,7 @@ def test_the_analytic_network_passes(capsys: pytest.CaptureFixture[str], tmp_pat
     assert data["certificate_holds"] and data["condition_3_8"] < 1e-12
     assert data["max_phase_residual"] < 1e-12 and data["min_amplitude_balance"] > 1 - 1e-12
     assert all(data["claims"].values()) and data["failed"] == []
-    assert data["meta"]["made_by"] == "constructions.analytic.construct"
+    assert data["meta"]["made_by"] == "fourier_circuits.constructions.analytic.construct"
     assert len(data["neurons"]["dominant_frequency"]) == 96
 
 
@@ -130,10 +130,10 @@ def test_the_upper_bound_claim_can_fail(
     capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Negative control for 'normalized margin <= gamma*': a gamma* claimed 1% too low."""
-    import theory.margins
+    from fourier_circuits.theory import margins
 
     path = saved(construct(5, 2), tmp_path / "c.npz")
-    monkeypatch.setattr(theory.margins, "gamma_star", lambda p, k: 0.99 * gamma_star(p, k))
+    monkeypatch.setattr(margins, "gamma_star", lambda p, k: 0.99 * gamma_star(p, k))
     code, data = run_json(capsys, path)
     assert code == 1
     assert data["claims"]["margin_at_most_gamma_star"] is False

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-import constructions.convex.lp as lp
-from experiments.cli import main
-from theory import FourierCircuitsError, PolyNet, gamma_star, margin_report
+import fourier_circuits.constructions.convex.lp as lp
+from fourier_circuits.experiments.cli import main
+from fourier_circuits.theory import FourierCircuitsError, PolyNet, gamma_star, margin_report
 
 SOLVE_KEYS = {"p", "k", "lower_bound", "upper_bound", "gamma_star", "support_size", "seconds"}
 

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from experiments.cli import main
-from theory import PolyNet, fourier_summary, gamma_star, margin_report
+from fourier_circuits.experiments.cli import main
+from fourier_circuits.theory import PolyNet, fourier_summary, gamma_star, margin_report
 
 TRAIN_KEYS = {
     "p",

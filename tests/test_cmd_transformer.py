@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from experiments.cli import main
+from fourier_circuits.experiments.cli import main
 
 TRANSFORMER_KEYS = {
     "p",

@@ -10,14 +10,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from constructions import construct, designs
-from constructions.designs import PhaseDesign
-from experiments import cmd_verify
-from experiments.cli import main
-from experiments.outcome import Outcome
-from experiments.verify import CLAIM_IDS, VerifyPlan, checks
-from experiments.verify.plan import DEFAULT_PLAN, QUICK_PLAN
-from theory import PolyNet
+from fourier_circuits.constructions import construct, designs
+from fourier_circuits.constructions.designs import PhaseDesign
+from fourier_circuits.experiments import cmd_verify
+from fourier_circuits.experiments.cli import main
+from fourier_circuits.experiments.outcome import Outcome
+from fourier_circuits.experiments.verify import CLAIM_IDS, VerifyPlan, checks
+from fourier_circuits.experiments.verify.plan import DEFAULT_PLAN, QUICK_PLAN
+from fourier_circuits.theory import PolyNet
 
 TINY = VerifyPlan(exact=((5, 2),), brute_force=((7, 2),), design_orders=(2,), convex=(), trained=())
 

@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from naive import logit_roundoff, naive_logits, naive_margins
 from strategies import design_names, networks, odd_p_and_k, seeds
 
-from constructions import (
+from fourier_circuits.constructions import (
     DESIGNS,
     PhaseDesign,
     construct,
@@ -23,7 +23,7 @@ from constructions import (
     lattice_design,
     paper_design,
 )
-from theory import (
+from fourier_circuits.theory import (
     FourierCircuitsError,
     PolyNet,
     all_inputs,
@@ -36,7 +36,7 @@ from theory import (
     normalized_margin,
     width_bound,
 )
-from theory.tolerances import MARGIN_RTOL
+from fourier_circuits.theory.tolerances import MARGIN_RTOL
 
 # Brute force over D_p stays fast: p^k <= this many inputs per example.
 MAX_INPUTS = 5000

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import example, given, note, settings
 from hypothesis import strategies as st
 
-from constructions.convex import (
+from fourier_circuits.constructions.convex import (
     SdpCertificate,
     certify_sdp,
     column_generation,
@@ -26,8 +26,8 @@ from constructions.convex import (
     sparsify,
     symmetric_q_bound,
 )
-from constructions.convex.pricing import full_rows
-from theory import (
+from fourier_circuits.constructions.convex.pricing import full_rows
+from fourier_circuits.theory import (
     FourierCircuitsError,
     gamma_star,
     margin_report,

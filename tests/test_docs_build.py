@@ -44,10 +44,10 @@ def test_docs_build_strict(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stdout + done.stderr
     theory = (tmp_path / "site" / "reference" / "theory" / "index.html").read_text()
     # the reference is generated from the docstrings, not just the page headings
-    assert 'id="theory.closed_forms.gamma_star_exact"' in theory
+    assert 'id="fourier_circuits.theory.closed_forms.gamma_star_exact"' in theory
     assert "Theorem 4.1 (i)" in theory
     inspect = (tmp_path / "site" / "reference" / "experiments" / "index.html").read_text()
-    assert 'id="experiments.summary.summarise"' in inspect
+    assert 'id="fourier_circuits.experiments.summary.summarise"' in inspect
 
 
 def test_a_broken_reference_fails_the_build(tmp_path: Path) -> None:
@@ -55,7 +55,7 @@ def test_a_broken_reference_fails_the_build(tmp_path: Path) -> None:
     config = yaml.safe_load(CONFIG.read_text())
     docs = tmp_path / "docs"
     docs.mkdir()
-    (docs / "index.md").write_text("# broken\n\n::: theory.no_such_module\n")
+    (docs / "index.md").write_text("# broken\n\n::: fourier_circuits.theory.no_such_module\n")
     config.update(docs_dir=str(docs), nav=["index.md"])
     for plugin in config["plugins"]:
         if isinstance(plugin, dict) and "mkdocstrings" in plugin:
@@ -64,4 +64,4 @@ def test_a_broken_reference_fails_the_build(tmp_path: Path) -> None:
     broken.write_text(yaml.safe_dump(config))
     done = build(broken, tmp_path / "site")
     assert done.returncode != 0
-    assert "theory.no_such_module" in done.stdout + done.stderr
+    assert "fourier_circuits.theory.no_such_module" in done.stdout + done.stderr

@@ -11,12 +11,12 @@ import sympy as sp
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from constructions import construct
-from constructions.convex import symmetric_q_bound
-from constructions.convex.even_p import optimal_q, orbit_margins, solve_any_p
-from experiments.cli import main
-from theory import FourierCircuitsError, PolyNet, gamma_star, margin_report
-from theory.even_p import (
+from fourier_circuits.constructions import construct
+from fourier_circuits.constructions.convex import symmetric_q_bound
+from fourier_circuits.constructions.convex.even_p import optimal_q, orbit_margins, solve_any_p
+from fourier_circuits.experiments.cli import main
+from fourier_circuits.theory import FourierCircuitsError, PolyNet, gamma_star, margin_report
+from fourier_circuits.theory.even_p import (
     brute_force_margin,
     gamma_star_even,
     gamma_star_even_exact,

@@ -16,7 +16,7 @@ from hypothesis import example, given, note
 from hypothesis import strategies as st
 from strategies import design_names, seeds
 
-from constructions import (
+from fourier_circuits.constructions import (
     PhaseDesign,
     construct,
     exact_normalized_margin,
@@ -26,9 +26,9 @@ from constructions import (
     prove_design,
     unwanted_characters,
 )
-from constructions.exact import _reduction_matrix, _vanishes, margin_work
-from theory import FourierCircuitsError, gamma_star_exact, normalized_margin
-from theory.tolerances import MARGIN_RTOL
+from fourier_circuits.constructions.exact import _reduction_matrix, _vanishes, margin_work
+from fourier_circuits.theory import FourierCircuitsError, gamma_star_exact, normalized_margin
+from fourier_circuits.theory.tolerances import MARGIN_RTOL
 
 NAMES = ("paper", "grid3", "lattice")
 

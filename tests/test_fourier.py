@@ -8,8 +8,8 @@ import pytest
 from hypothesis import example, given, note, settings
 from hypothesis import strategies as st
 
-from constructions import DESIGNS, construct
-from theory import (
+from fourier_circuits.constructions import DESIGNS, construct
+from fourier_circuits.theory import (
     FourierCircuitsError,
     PolyNet,
     active_neurons,
@@ -22,7 +22,7 @@ from theory import (
     one_sided_power,
     wrap_phase,
 )
-from theory.tolerances import ACTIVE_SHARE, PHASE_ATOL, SINGLE_FREQUENCY_POWER
+from fourier_circuits.theory.tolerances import ACTIVE_SHARE, PHASE_ATOL, SINGLE_FREQUENCY_POWER
 
 # FFT round-off: sums of p terms of size ~|u| agree with direct sums to ~p * eps * max|u|; 1e-12
 # relative is three orders of magnitude above that for p <= 25 and far below any real mistake.

@@ -11,8 +11,8 @@ from hypothesis.extra import numpy as hnp
 from naive import logit_roundoff, naive_logits, naive_margins
 from strategies import networks, odd_p_and_k, seeds
 
-from constructions import construct
-from theory import (
+from fourier_circuits.constructions import construct
+from fourier_circuits.theory import (
     FourierCircuitsError,
     PolyNet,
     Task,
@@ -28,7 +28,7 @@ from theory import (
     margins_from_logits,
     normalized_margin,
 )
-from theory.tolerances import MARGIN_RTOL, TIE_RTOL
+from fourier_circuits.theory.tolerances import MARGIN_RTOL, TIE_RTOL
 
 small_networks = networks(odd_p_and_k(max_examples=1500), max_width=48)
 

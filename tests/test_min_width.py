@@ -10,8 +10,13 @@ import json
 import numpy as np
 import pytest
 
-from constructions import PhaseDesign, exact_normalized_margin, get_design, prove_design
-from constructions.min_width import (
+from fourier_circuits.constructions import (
+    PhaseDesign,
+    exact_normalized_margin,
+    get_design,
+    prove_design,
+)
+from fourier_circuits.constructions.min_width import (
     ALIASED_DESIGNS,
     character_rows,
     clique_lower_bound,
@@ -21,9 +26,9 @@ from constructions.min_width import (
     search_design,
     weighted_network,
 )
-from experiments.cli import main
-from theory import FourierCircuitsError, gamma_star, margin_report
-from theory.tolerances import MARGIN_RTOL
+from fourier_circuits.experiments.cli import main
+from fourier_circuits.theory import FourierCircuitsError, gamma_star, margin_report
+from fourier_circuits.theory.tolerances import MARGIN_RTOL
 
 # Clique bounds: maximum cliques for k = 2, 3, 4; a greedy clique for k = 5.
 CLIQUE = {2: 6, 3: 15, 4: 36, 5: 77}

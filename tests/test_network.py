@@ -19,8 +19,8 @@ from hypothesis import strategies as st
 from naive import EPS, logit_roundoff, naive_hidden, naive_logits, naive_norm
 from strategies import chunk_sizes, inputs_for, networks, odd_p_and_k, seeds
 
-from constructions import construct
-from theory import FourierCircuitsError, PolyNet, Task, all_inputs, labels
+from fourier_circuits.constructions import construct
+from fourier_circuits.theory import FourierCircuitsError, PolyNet, Task, all_inputs, labels
 
 # Relative agreement for norms: a sum of (k+2) p m squares and one root, each exact to a few eps;
 # 1e-12 is far above that round-off and far below any real mistake (a missing term is O(1/m)).
@@ -100,12 +100,12 @@ def test_element_wise_blocking_does_not_change_a_bit(
 ) -> None:
     """The add and the power run on cache-sized blocks of the chunk (theory.network._BLOCK_BYTES);
     element-wise work is the same whatever the blocks, so the logits must agree exactly."""
-    import theory.network
+    from fourier_circuits.theory import network
 
     net = construct(7, 3)
     reference = np.concatenate([c.logits for c in net.iter_logits(chunk_rows=5 * 7)])
     rows = {"p": 7, "2p": 14, "3p+1": 22}.get(str(block_rows), block_rows)
-    monkeypatch.setattr(theory.network, "_BLOCK_BYTES", 8 * net.m * int(rows))
+    monkeypatch.setattr(network, "_BLOCK_BYTES", 8 * net.m * int(rows))
     blocked = np.concatenate([c.logits for c in net.iter_logits(chunk_rows=5 * 7)])
     np.testing.assert_array_equal(blocked, reference)
     assert_logits_close(net, all_inputs(net.task), blocked, naive_logits(net, all_inputs(net.task)))

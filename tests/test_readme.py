@@ -36,7 +36,7 @@ def test_readme_command_line_tour_parses() -> None:
     (parsed only: running them is the other tests' job)."""
     import shlex
 
-    from experiments.cli import build_parser
+    from fourier_circuits.experiments.cli import build_parser
 
     section = README.split("## Command line", 1)[1].split("\n## ", 1)[0]
     lines = [line.strip() for line in section.splitlines() if line.startswith("    fourier-")]

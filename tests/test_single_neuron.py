@@ -12,8 +12,8 @@ import sympy as sp
 from hypothesis import example, given, note, settings
 from hypothesis import strategies as st
 
-from constructions import DESIGNS, construct
-from theory import (
+from fourier_circuits.constructions import DESIGNS, construct
+from fourier_circuits.theory import (
     FourierCircuitsError,
     PolyNet,
     all_inputs,
@@ -29,7 +29,7 @@ from theory import (
     single_neuron_objective,
     single_neuron_objective_fourier,
 )
-from theory.tolerances import MARGIN_RTOL
+from fourier_circuits.theory.tolerances import MARGIN_RTOL
 
 # Keep brute force over D_p fast: at most this many inputs per test case.
 MAX_EXAMPLES = 3000

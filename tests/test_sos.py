@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, note, settings
 from hypothesis import strategies as st
 
-from constructions.convex import (
+from fourier_circuits.constructions.convex import (
     SosCertificate,
     certify_sos,
     lemma_constant,
@@ -18,8 +18,8 @@ from constructions.convex import (
     real_gram,
     sos_certificate,
 )
-from constructions.convex.pricing import full_pairs, full_rows
-from theory import gamma_star, labels
+from fourier_circuits.constructions.convex.pricing import full_pairs, full_rows
+from fourier_circuits.theory import gamma_star, labels
 
 #: The issue's target gap; SCS reaches ~1e-9 relative here.
 GAP_RTOL = 1e-6

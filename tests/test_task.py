@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from naive import lexicographic_inputs
 from strategies import odd_p_and_k
 
-from theory import (
+from fourier_circuits.theory import (
     FourierCircuitsError,
     Task,
     all_inputs,
@@ -25,7 +25,7 @@ from theory import (
     validate_k,
     validate_p,
 )
-from theory.task import MAX_EXAMPLES, default_chunk_rows, require_enumerable
+from fourier_circuits.theory.task import MAX_EXAMPLES, default_chunk_rows, require_enumerable
 
 # --- validation ---------------------------------------------------------------------------------
 

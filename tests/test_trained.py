@@ -13,8 +13,8 @@ from hypothesis import example, given, note, settings
 from hypothesis import strategies as st
 from torch.nn import functional
 
-from constructions import construct
-from constructions.trained import (
+from fourier_circuits.constructions import construct
+from fourier_circuits.constructions.trained import (
     MARGIN_RATIO_CLAIM,
     TrainConfig,
     TrainingDivergedError,
@@ -22,9 +22,9 @@ from constructions.trained import (
     TrainResult,
     train,
 )
-from constructions.training import methods, model
-from constructions.training.loop import LossWatch, thread_limit
-from theory import (
+from fourier_circuits.constructions.training import methods, model
+from fourier_circuits.constructions.training.loop import LossWatch, thread_limit
+from fourier_circuits.theory import (
     FourierCircuitsError,
     PolyNet,
     Task,

@@ -9,8 +9,8 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from constructions.training import TrainingDivergedError
-from constructions.transformer import (
+from fourier_circuits.constructions.training import TrainingDivergedError
+from fourier_circuits.constructions.transformer import (
     PAPER_SETTINGS,
     TEST_ACCURACY_CLAIM,
     TransformerConfig,
@@ -21,8 +21,8 @@ from constructions.transformer import (
     tokens,
     train_transformer,
 )
-from constructions.transformer.model import init_params
-from theory import FourierCircuitsError, noise_concentration
+from fourier_circuits.constructions.transformer.model import init_params
+from fourier_circuits.theory import FourierCircuitsError, noise_concentration
 
 #: The two forward passes in float64 differ only by summation order (products reassociated).
 FORWARD_RTOL = 1e-12

@@ -8,8 +8,8 @@ from itertools import permutations
 import numpy as np
 import torch
 
-from constructions.training.model import data_split
-from constructions.transformer import (
+from fourier_circuits.constructions.training.model import data_split
+from fourier_circuits.constructions.transformer import (
     TransformerConfig,
     multiset_breakdown,
     reference_logits,
@@ -17,8 +17,8 @@ from constructions.transformer import (
     tokens,
     train_transformer,
 )
-from constructions.transformer.multisets import multiset_codes
-from theory import Task
+from fourier_circuits.constructions.transformer.multisets import multiset_codes
+from fourier_circuits.theory import Task
 
 
 def test_multiset_codes_name_exactly_the_multisets() -> None:

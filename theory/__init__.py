@@ -1,7 +1,7 @@
 """What is true, and how to check it: the task, the network, margins, Fourier analysis and the
 closed forms of arXiv 2402.09469. Pure numpy/scipy/sympy; no torch, no printing."""
 
-from theory.attention import (
+from fourier_circuits.theory.attention import (
     KEY_FREQUENCY_SHARE,
     TOP_FREQUENCIES,
     AttentionSpectrum,
@@ -18,7 +18,7 @@ from theory.attention import (
     pooled_concentration,
     query_key_matrix,
 )
-from theory.closed_forms import (
+from fourier_circuits.theory.closed_forms import (
     beta,
     beta_exact,
     gamma_star,
@@ -26,8 +26,8 @@ from theory.closed_forms import (
     lattice_width,
     width_bound,
 )
-from theory.errors import FourierCircuitsError
-from theory.fourier import (
+from fourier_circuits.theory.errors import FourierCircuitsError
+from fourier_circuits.theory.fourier import (
     FourierSummary,
     NeuronSpectra,
     active_neurons,
@@ -39,7 +39,7 @@ from theory.fourier import (
     one_sided_power,
     wrap_phase,
 )
-from theory.margins import (
+from fourier_circuits.theory.margins import (
     CertificateCheck,
     MarginReport,
     check_certificate,
@@ -51,8 +51,8 @@ from theory.margins import (
     margins_from_logits,
     normalized_margin,
 )
-from theory.network import FloatArray, LogitChunk, PolyNet
-from theory.single_neuron import (
+from fourier_circuits.theory.network import FloatArray, LogitChunk, PolyNet
+from fourier_circuits.theory.single_neuron import (
     SingleNeuronOptimum,
     maximise_single_neuron,
     neuron_objectives,
@@ -62,7 +62,7 @@ from theory.single_neuron import (
     single_neuron_objective,
     single_neuron_objective_fourier,
 )
-from theory.task import (
+from fourier_circuits.theory.task import (
     IntArray,
     Task,
     all_inputs,

@@ -52,10 +52,10 @@ from typing import Any
 
 import numpy as np
 
-from theory.errors import FourierCircuitsError
-from theory.fourier import one_sided_power
-from theory.network import FloatArray
-from theory.task import IntArray, validate_p
+from fourier_circuits.theory.errors import FourierCircuitsError
+from fourier_circuits.theory.fourier import one_sided_power
+from fourier_circuits.theory.network import FloatArray
+from fourier_circuits.theory.task import IntArray, validate_p
 
 #: Classes counted by attention_fourier_concentration by default (module docstring: an outer
 #: product of two single-frequency vectors with constant parts uses four).

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import sympy as sp
 
-from theory.task import Task
+from fourier_circuits.theory.task import Task
 
 
 def gamma_star_exact(p: int, k: int) -> sp.Expr:

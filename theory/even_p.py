@@ -28,9 +28,9 @@ from typing import Any
 import numpy as np
 import sympy as sp
 
-from theory.errors import FourierCircuitsError
-from theory.network import FloatArray
-from theory.task import validate_k
+from fourier_circuits.theory.errors import FourierCircuitsError
+from fourier_circuits.theory.network import FloatArray
+from fourier_circuits.theory.task import validate_k
 
 
 def validate_even_p(p: object) -> int:

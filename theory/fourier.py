@@ -27,10 +27,10 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from theory.errors import FourierCircuitsError
-from theory.network import FloatArray, PolyNet
-from theory.task import IntArray, validate_p
-from theory.tolerances import ACTIVE_SHARE, PHASE_ATOL, SINGLE_FREQUENCY_POWER
+from fourier_circuits.theory.errors import FourierCircuitsError
+from fourier_circuits.theory.network import FloatArray, PolyNet
+from fourier_circuits.theory.task import IntArray, validate_p
+from fourier_circuits.theory.tolerances import ACTIVE_SHARE, PHASE_ATOL, SINGLE_FREQUENCY_POWER
 
 ComplexArray = npt.NDArray[np.complex128]
 BoolArray = npt.NDArray[np.bool_]

@@ -15,11 +15,11 @@ from typing import Any
 
 import numpy as np
 
-from theory.closed_forms import gamma_star
-from theory.errors import FourierCircuitsError
-from theory.network import FloatArray, LogitChunk, PolyNet
-from theory.task import IntArray, labels
-from theory.tolerances import MARGIN_RTOL, TIE_RTOL
+from fourier_circuits.theory.closed_forms import gamma_star
+from fourier_circuits.theory.errors import FourierCircuitsError
+from fourier_circuits.theory.network import FloatArray, LogitChunk, PolyNet
+from fourier_circuits.theory.task import IntArray, labels
+from fourier_circuits.theory.tolerances import MARGIN_RTOL, TIE_RTOL
 
 
 def margins_from_logits(logits: FloatArray, y: IntArray) -> tuple[FloatArray, FloatArray]:

@@ -23,8 +23,14 @@ import numpy as np
 import numpy.typing as npt
 from threadpoolctl import threadpool_limits
 
-from theory.errors import FourierCircuitsError
-from theory.task import IntArray, Task, default_chunk_rows, lex_digits, require_enumerable
+from fourier_circuits.theory.errors import FourierCircuitsError
+from fourier_circuits.theory.task import (
+    IntArray,
+    Task,
+    default_chunk_rows,
+    lex_digits,
+    require_enumerable,
+)
 
 FloatArray = npt.NDArray[np.float64]
 T = TypeVar("T")

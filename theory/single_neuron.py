@@ -30,10 +30,10 @@ import numpy.typing as npt
 import sympy as sp
 from scipy.optimize import minimize
 
-from theory.closed_forms import beta, beta_exact
-from theory.errors import FourierCircuitsError
-from theory.network import FloatArray, PolyNet
-from theory.task import Task, require_array_fits, require_enumerable
+from fourier_circuits.theory.closed_forms import beta, beta_exact
+from fourier_circuits.theory.errors import FourierCircuitsError
+from fourier_circuits.theory.network import FloatArray, PolyNet
+from fourier_circuits.theory.task import Task, require_array_fits, require_enumerable
 
 
 def _neuron(u: Any, w: Any) -> tuple[FloatArray, FloatArray, Task]:

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from theory.errors import FourierCircuitsError
+from fourier_circuits.theory.errors import FourierCircuitsError
 
 IntArray = npt.NDArray[np.int64]
 

@@ -2,7 +2,7 @@
 network that attains a margin (lower bound) and dual certificates that no network does better
 (upper bounds). Depends on theory only; pure (progress through a callback)."""
 
-from constructions.convex.certificates import (
+from fourier_circuits.constructions.convex.certificates import (
     Bound,
     CertifiedBound,
     SdpCertificate,
@@ -14,7 +14,7 @@ from constructions.convex.certificates import (
     sdp_certificate,
     symmetric_q_bound,
 )
-from constructions.convex.lp import (
+from fourier_circuits.constructions.convex.lp import (
     SPARSIFY_MAX_ROWS,
     ColumnGeneration,
     MasterSolution,
@@ -27,7 +27,7 @@ from constructions.convex.lp import (
     sparsify,
     symmetrised_dual,
 )
-from constructions.convex.pricing import (
+from fourier_circuits.constructions.convex.pricing import (
     PricingResult,
     full_rows,
     price,
@@ -36,8 +36,13 @@ from constructions.convex.pricing import (
     reduced_rows,
     symmetric_multiplier,
 )
-from constructions.convex.solvers import LP_SOLVERS, SDP_SOLVERS, SolveInfo, solve
-from constructions.convex.sos import SosCertificate, certify_sos, real_gram, sos_certificate
+from fourier_circuits.constructions.convex.solvers import LP_SOLVERS, SDP_SOLVERS, SolveInfo, solve
+from fourier_circuits.constructions.convex.sos import (
+    SosCertificate,
+    certify_sos,
+    real_gram,
+    sos_certificate,
+)
 
 __all__ = [
     "LP_SOLVERS",

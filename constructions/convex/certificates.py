@@ -21,9 +21,14 @@ from dataclasses import dataclass
 import cvxpy as cp
 import numpy as np
 
-from constructions.convex.pricing import symmetric_multiplier
-from constructions.convex.solvers import SDP_SOLVERS, SOCP_SOLVERS, SolveInfo, solve
-from theory import FloatArray, FourierCircuitsError, Task, all_inputs, labels
+from fourier_circuits.constructions.convex.pricing import symmetric_multiplier
+from fourier_circuits.constructions.convex.solvers import (
+    SDP_SOLVERS,
+    SOCP_SOLVERS,
+    SolveInfo,
+    solve,
+)
+from fourier_circuits.theory import FloatArray, FourierCircuitsError, Task, all_inputs, labels
 
 #: Relative slack added to bounds computed in float64 from O(p) terms (rounding ~ p * 1.1e-16).
 FLOAT_RTOL = 1e-12

@@ -20,11 +20,11 @@ import cvxpy as cp
 import numpy as np
 from scipy.optimize import minimize
 
-from constructions.convex.lp import generate_columns, orbit_arrays
-from constructions.convex.pricing import PricingResult
-from constructions.convex.solvers import SOCP_SOLVERS, solve
-from theory import FloatArray, FourierCircuitsError, validate_k
-from theory.even_p import brute_force_margin, class_weights, lemma_bound
+from fourier_circuits.constructions.convex.lp import generate_columns, orbit_arrays
+from fourier_circuits.constructions.convex.pricing import PricingResult
+from fourier_circuits.constructions.convex.solvers import SOCP_SOLVERS, solve
+from fourier_circuits.theory import FloatArray, FourierCircuitsError, validate_k
+from fourier_circuits.theory.even_p import brute_force_margin, class_weights, lemma_bound
 
 #: Largest p^k this brute-force route takes (every pricing step evaluates all p^k inputs).
 MAX_EXAMPLES = 4096

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 import cvxpy as cp
 import numpy as np
 
-from constructions.convex.pricing import (
+from fourier_circuits.constructions.convex.pricing import (
     PricingResult,
     full_pairs,
     full_rows,
@@ -30,8 +30,8 @@ from constructions.convex.pricing import (
     random_neurons,
     reduced_rows,
 )
-from constructions.convex.solvers import LP_SOLVERS, SolveInfo, solve
-from theory import FloatArray, FourierCircuitsError, PolyNet, Task, validate_k
+from fourier_circuits.constructions.convex.solvers import LP_SOLVERS, SolveInfo, solve
+from fourier_circuits.theory import FloatArray, FourierCircuitsError, PolyNet, Task, validate_k
 
 #: Relative improvement a priced column must bring over the master's t to be added; column
 #: generation stops when the best of the multi-start pricing values is below t (1 + PRICE_RTOL).
@@ -259,7 +259,9 @@ def orbit_network(neurons: FloatArray, lam: FloatArray, p: int, k: int) -> PolyN
     Task(p, k)
     U, W = orbit_arrays(neurons, lam, p, k)
     support = int(np.asarray(neurons).reshape(-1, k + 1, p).shape[0])
-    return PolyNet(U, W, {"made_by": "constructions.convex.orbit_network", "support": support})
+    return PolyNet(
+        U, W, {"made_by": "fourier_circuits.constructions.convex.orbit_network", "support": support}
+    )
 
 
 def orbit_arrays(
@@ -306,7 +308,7 @@ class SparseNetwork:
         return PolyNet(
             r[:, None, None] * V[:, :k],
             r[:, None] * V[:, k],
-            {"made_by": "constructions.convex.sparsify", "support": len(self.lam)},
+            {"made_by": "fourier_circuits.constructions.convex.sparsify", "support": len(self.lam)},
         )
 
 

@@ -31,7 +31,7 @@ import numpy.typing as npt
 from scipy.optimize import minimize
 from threadpoolctl import threadpool_limits
 
-from theory import FloatArray, FourierCircuitsError, Task, all_inputs, labels
+from fourier_circuits.theory import FloatArray, FourierCircuitsError, Task, all_inputs, labels
 
 ComplexArray = npt.NDArray[np.complex128]
 

@@ -14,7 +14,7 @@ from typing import Any
 
 import cvxpy as cp
 
-from theory import FourierCircuitsError
+from fourier_circuits.theory import FourierCircuitsError
 
 #: LP solvers in order of preference (HiGHS's interior point was the fastest in prototypes).
 LP_SOLVERS: tuple[str, ...] = ("HIGHS", "CLARABEL", "SCS")

@@ -32,15 +32,15 @@ import numpy as np
 import numpy.typing as npt
 import scipy.sparse as sp
 
-from constructions.convex.certificates import (
+from fourier_circuits.constructions.convex.certificates import (
     FLOAT_RTOL,
     Bound,
     CertifiedBound,
     lemma_constant,
     project_to_simplex,
 )
-from constructions.convex.solvers import SDP_SOLVERS, SolveInfo, solve
-from theory import FloatArray, FourierCircuitsError, Task, all_inputs, labels
+from fourier_circuits.constructions.convex.solvers import SDP_SOLVERS, SolveInfo, solve
+from fourier_circuits.theory import FloatArray, FourierCircuitsError, Task, all_inputs, labels
 
 IntArray = npt.NDArray[np.int64]
 ComplexArray = npt.NDArray[np.complex128]

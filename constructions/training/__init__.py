@@ -3,7 +3,7 @@
 The public face is constructions.trained (and constructions itself); see docs/training.md.
 """
 
-from constructions.training.config import (
+from fourier_circuits.constructions.training.config import (
     COVERAGE_CLAIM,
     DEFAULTS,
     DEVICES,
@@ -13,8 +13,8 @@ from constructions.training.config import (
     SINGLE_FREQUENCY_CLAIM,
     TrainConfig,
 )
-from constructions.training.loop import auto_threads, train
-from constructions.training.result import (
+from fourier_circuits.constructions.training.loop import auto_threads, train
+from fourier_circuits.constructions.training.result import (
     HistoryRecord,
     TrainingDivergedError,
     TrainingError,

@@ -16,7 +16,7 @@ import math
 from dataclasses import dataclass, fields, replace
 from typing import Any
 
-from theory import FourierCircuitsError, Task, width_bound
+from fourier_circuits.theory import FourierCircuitsError, Task, width_bound
 
 OPTIMIZERS = ("margin", "gd", "adamw")
 DEVICES = ("cpu", "cuda")

@@ -22,9 +22,9 @@ import numpy as np
 import torch
 from threadpoolctl import threadpool_limits
 
-from constructions.training.config import TrainConfig
-from constructions.training.methods import make_method
-from constructions.training.model import (
+from fourier_circuits.constructions.training.config import TrainConfig
+from fourier_circuits.constructions.training.methods import make_method
+from fourier_circuits.constructions.training.model import (
     Batch,
     data_split,
     init_weights,
@@ -34,14 +34,14 @@ from constructions.training.model import (
     to_polynet,
     torch_dtype,
 )
-from constructions.training.result import (
+from fourier_circuits.constructions.training.result import (
     HistoryRecord,
     TrainingDivergedError,
     TrainingStalledError,
     TrainResult,
     measure,
 )
-from theory import FourierCircuitsError, PolyNet, Task, gamma_star
+from fourier_circuits.theory import FourierCircuitsError, PolyNet, Task, gamma_star
 
 #: Problems whose hidden layer (training examples x width) has at most this many entries run
 #: on one thread. Measured on the 2-core reference machine, ms per "margin" step with 1 | 2
@@ -246,7 +246,7 @@ def batches(data: Batch, batch_size: int | None, generator: torch.Generator) -> 
 
 def _meta(cfg: TrainConfig, steps: int, stop_reason: str, threads: int) -> dict[str, object]:
     return {
-        "made_by": "constructions.trained.train",
+        "made_by": "fourier_circuits.constructions.trained.train",
         "optimizer": cfg.optimizer,
         "seed": cfg.seed,
         "steps": steps,

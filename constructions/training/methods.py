@@ -37,8 +37,8 @@ import math
 import torch
 from torch.nn import functional
 
-from constructions.training.config import TrainConfig
-from constructions.training.model import Batch, logits, neuron_norms_sq, norm_power
+from fourier_circuits.constructions.training.config import TrainConfig
+from fourier_circuits.constructions.training.model import Batch, logits, neuron_norms_sq, norm_power
 
 #: Adam's betas for "margin": the paper's AdamW betas (App. J.1), used unchanged.
 BETAS = (0.9, 0.98)

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from theory import FourierCircuitsError, PolyNet, Task, all_inputs, labels
+from fourier_circuits.theory import FourierCircuitsError, PolyNet, Task, all_inputs, labels
 
 #: Largest one-hot input matrix (N, k p) kept in memory; beyond it the hidden layer gathers rows
 #: of U instead (same numbers up to summation order; the matrix product is ~25% faster).

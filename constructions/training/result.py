@@ -14,13 +14,13 @@ from typing import Any
 
 import numpy as np
 
-from constructions.training.config import (
+from fourier_circuits.constructions.training.config import (
     COVERAGE_CLAIM,
     MARGIN_RATIO_CLAIM,
     SINGLE_FREQUENCY_CLAIM,
     TrainConfig,
 )
-from theory import (
+from fourier_circuits.theory import (
     FourierCircuitsError,
     PolyNet,
     condition_3_8,

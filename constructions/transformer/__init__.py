@@ -1,7 +1,7 @@
 """A one-layer Transformer on k-input modular addition (Section 5 of arXiv 2402.09469), its
 training, and the Fourier analysis of its attention. See docs/transformer.md.
 
-    from constructions.transformer import TransformerConfig, train_transformer
+    from fourier_circuits.constructions.transformer import TransformerConfig, train_transformer
     result = train_transformer(TransformerConfig(p=11, k=3, seed=0))
     result.final.test_accuracy            # on the held-out half
     result.analysis().concentration       # attention_fourier_concentration
@@ -9,21 +9,26 @@ training, and the Fourier analysis of its attention. See docs/transformer.md.
 Pure: no printing, no files; progress through `callback`, randomness only from `seed`.
 """
 
-from constructions.transformer.analysis import AttentionAnalysis, analyse_attention
-from constructions.transformer.config import (
+from fourier_circuits.constructions.transformer.analysis import AttentionAnalysis, analyse_attention
+from fourier_circuits.constructions.transformer.config import (
     PAPER_SETTINGS,
     TEST_ACCURACY_CLAIM,
     TransformerConfig,
     paper_config,
 )
-from constructions.transformer.loop import train_transformer
-from constructions.transformer.model import attention_weights, logits, reference_logits, tokens
-from constructions.transformer.multisets import (
+from fourier_circuits.constructions.transformer.loop import train_transformer
+from fourier_circuits.constructions.transformer.model import (
+    attention_weights,
+    logits,
+    reference_logits,
+    tokens,
+)
+from fourier_circuits.constructions.transformer.multisets import (
     MultisetBreakdown,
     multiset_breakdown,
     seen_in_training,
 )
-from constructions.transformer.result import TransformerRecord, TransformerResult
+from fourier_circuits.constructions.transformer.result import TransformerRecord, TransformerResult
 
 __all__ = [
     "PAPER_SETTINGS",

@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from theory import (
+from fourier_circuits.theory import (
     TOP_FREQUENCIES,
     AttentionSpectrum,
     FloatArray,

@@ -14,8 +14,14 @@ import math
 from dataclasses import dataclass, fields, replace
 from typing import Any
 
-from constructions.training.config import DEVICES, DTYPES, is_int, is_real, positive_int
-from theory import FourierCircuitsError, Task
+from fourier_circuits.constructions.training.config import (
+    DEVICES,
+    DTYPES,
+    is_int,
+    is_real,
+    positive_int,
+)
+from fourier_circuits.theory import FourierCircuitsError, Task
 
 #: The checked claim (experiments.cmd_transformer): accuracy on the held-out examples at least this.
 TEST_ACCURACY_CLAIM = 0.99

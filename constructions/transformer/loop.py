@@ -20,13 +20,30 @@ import numpy as np
 import torch
 from torch.nn import functional
 
-from constructions.training.loop import LossWatch, auto_threads, batches, thread_limit
-from constructions.training.model import Batch, data_split, resolve_device, torch_dtype
-from constructions.training.result import TrainingDivergedError
-from constructions.transformer.config import TransformerConfig
-from constructions.transformer.model import BIASES, DECAYED, Params, init_params, logits, to_numpy
-from constructions.transformer.result import TransformerRecord, TransformerResult
-from theory import Task, labels
+from fourier_circuits.constructions.training.loop import (
+    LossWatch,
+    auto_threads,
+    batches,
+    thread_limit,
+)
+from fourier_circuits.constructions.training.model import (
+    Batch,
+    data_split,
+    resolve_device,
+    torch_dtype,
+)
+from fourier_circuits.constructions.training.result import TrainingDivergedError
+from fourier_circuits.constructions.transformer.config import TransformerConfig
+from fourier_circuits.constructions.transformer.model import (
+    BIASES,
+    DECAYED,
+    Params,
+    init_params,
+    logits,
+    to_numpy,
+)
+from fourier_circuits.constructions.transformer.result import TransformerRecord, TransformerResult
+from fourier_circuits.theory import Task, labels
 
 Callback = Callable[[TransformerRecord, int], None]
 

@@ -32,7 +32,7 @@ import numpy as np
 import torch
 from torch.nn import functional
 
-from constructions.transformer.config import TransformerConfig
+from fourier_circuits.constructions.transformer.config import TransformerConfig
 
 Params = dict[str, torch.Tensor]
 

@@ -21,10 +21,10 @@ from typing import Any
 import numpy as np
 import torch
 
-from constructions.training.model import data_split
-from constructions.transformer.config import TransformerConfig
-from constructions.transformer.model import logits
-from theory import Task, labels
+from fourier_circuits.constructions.training.model import data_split
+from fourier_circuits.constructions.transformer.config import TransformerConfig
+from fourier_circuits.constructions.transformer.model import logits
+from fourier_circuits.theory import Task, labels
 
 #: How many misclassified held-out examples a breakdown lists (the counts cover all of them).
 LISTED_ERRORS = 10

@@ -14,10 +14,13 @@ from typing import Any
 
 import numpy as np
 
-from constructions.transformer.analysis import AttentionAnalysis, analyse_attention
-from constructions.transformer.config import TEST_ACCURACY_CLAIM, TransformerConfig
-from constructions.transformer.multisets import MultisetBreakdown, multiset_breakdown
-from theory import TOP_FREQUENCIES
+from fourier_circuits.constructions.transformer.analysis import AttentionAnalysis, analyse_attention
+from fourier_circuits.constructions.transformer.config import TEST_ACCURACY_CLAIM, TransformerConfig
+from fourier_circuits.constructions.transformer.multisets import (
+    MultisetBreakdown,
+    multiset_breakdown,
+)
+from fourier_circuits.theory import TOP_FREQUENCIES
 
 
 @dataclass(frozen=True)

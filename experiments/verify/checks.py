@@ -18,11 +18,11 @@ from typing import Any
 
 import numpy as np
 
-from experiments.cmd_solve import GAP_TARGET
-from experiments.outcome import Outcome
-from experiments.verify.claims import Check
-from theory import FourierCircuitsError, width_bound
-from theory.tolerances import MARGIN_RTOL
+from fourier_circuits.experiments.cmd_solve import GAP_TARGET
+from fourier_circuits.experiments.outcome import Outcome
+from fourier_circuits.experiments.verify.claims import Check
+from fourier_circuits.theory import FourierCircuitsError, width_bound
+from fourier_circuits.theory.tolerances import MARGIN_RTOL
 
 PROG = "fourier-circuits"
 #: How the report names the optimisers of `train` other than the default.
@@ -38,7 +38,9 @@ def run_command(argv: Sequence[str]) -> tuple[Outcome | None, str, float]:
     A FourierCircuitsError (bad input, a failed solve) gives outcome None and its message: the
     check it feeds then fails, naming it, instead of stopping the whole verification.
     """
-    from experiments.cli import build_parser  # the CLI imports this package: import at call time
+    from fourier_circuits.experiments.cli import (
+        build_parser,  # the CLI imports this package: import at call time
+    )
 
     args = build_parser().parse_args(list(argv))
     start = time.perf_counter()
@@ -93,7 +95,7 @@ def exact_checks(p: int, k: int) -> list[Check]:
     if outcome is None:
         return [_failed("max_margin", "symbolic", subject, argv, error, s)]
     d = outcome.data
-    from theory import gamma_star_exact
+    from fourier_circuits.theory import gamma_star_exact
 
     numbers = {
         "exact_margin": d.get("exact_margin"),
@@ -165,8 +167,8 @@ def brute_force_checks(p: int, k: int) -> list[Check]:
 
 def design_checks(k: int) -> list[Check]:
     """Every registered phase design's identity, proved exactly (for every p at once)."""
-    from constructions import DESIGNS, get_design
-    from constructions.exact import prove_design
+    from fourier_circuits.constructions import DESIGNS, get_design
+    from fourier_circuits.constructions.exact import prove_design
 
     checks = []
     for name in sorted(DESIGNS):
@@ -356,7 +358,7 @@ NOISE_SAMPLES = 1000
 @functools.cache  # pure in its arguments; a retried Transformer seed reuses it
 def noise_threshold(p: int, n_top: int, seed: int) -> float:
     """The NOISE_QUANTILE quantile of attention_fourier_concentration on Gaussian p x p noise."""
-    from theory import noise_concentrations
+    from fourier_circuits.theory import noise_concentrations
 
     rng = np.random.default_rng(seed)
     samples = noise_concentrations(p, n_top=n_top, samples=NOISE_SAMPLES, rng=rng)
@@ -634,11 +636,11 @@ def _control(
 
 def control_checks(seed: int) -> list[Check]:
     """Each checker of the claims above, fed a deliberately false input."""
-    from constructions import construct, get_design
-    from constructions.convex import symmetric_q_bound
-    from constructions.designs import PhaseDesign
-    from constructions.exact import prove_design
-    from theory import PolyNet, fourier_summary, gamma_star, margin_report
+    from fourier_circuits.constructions import construct, get_design
+    from fourier_circuits.constructions.convex import symmetric_q_bound
+    from fourier_circuits.constructions.designs import PhaseDesign
+    from fourier_circuits.constructions.exact import prove_design
+    from fourier_circuits.theory import PolyNet, fourier_summary, gamma_star, margin_report
 
     def broken_design() -> tuple[bool, dict[str, Any], str]:
         paper = get_design("paper", 3)
@@ -690,7 +692,7 @@ def control_checks(seed: int) -> list[Check]:
     def forged_sos() -> tuple[bool, dict[str, Any], str]:
         from dataclasses import replace
 
-        from constructions.convex import certify_sos, sos_certificate
+        from fourier_circuits.constructions.convex import certify_sos, sos_certificate
 
         cert = sos_certificate(5)
         forged = certify_sos(replace(cert, t=0.99 * cert.t))  # claims a 1% smaller bound
@@ -704,7 +706,7 @@ def control_checks(seed: int) -> list[Check]:
         return rejected, numbers, "an SOS certificate with t lowered by 1%"
 
     def below_lower_bound() -> tuple[bool, dict[str, Any], str]:
-        from constructions.min_width import clique_lower_bound, weighted_network
+        from fourier_circuits.constructions.min_width import clique_lower_bound, weighted_network
 
         lattice = get_design("lattice", 2)
         five = PhaseDesign("lattice-minus-one", lattice.N, lattice.points[1:])
@@ -717,7 +719,7 @@ def control_checks(seed: int) -> list[Check]:
         return rejected, numbers, "a 5-point design for k = 2"
 
     def noise_attention() -> tuple[bool, dict[str, Any], str]:
-        from theory import attention_fourier_concentration
+        from fourier_circuits.theory import attention_fourier_concentration
 
         p = 11
         noise = np.random.default_rng(seed + 1).standard_normal((p, p))
@@ -727,7 +729,7 @@ def control_checks(seed: int) -> list[Check]:
         return concentration <= threshold, numbers, "a Gaussian noise matrix"
 
     def odd_dual_at_even_p() -> tuple[bool, dict[str, Any], str]:
-        from theory.even_p import gamma_star_even, lemma_bound
+        from fourier_circuits.theory.even_p import gamma_star_even, lemma_bound
 
         p, k = 4, 3
         bound = lemma_bound(np.full(p - 1, 1 / (p - 1)), p, k)

@@ -12,9 +12,9 @@ from typing import Any
 
 from matplotlib.figure import Figure
 
-from experiments.outcome import fmt
-from experiments.verify.claims import CLAIMS, Check
-from theory import gamma_star
+from fourier_circuits.experiments.outcome import fmt
+from fourier_circuits.experiments.verify.claims import CLAIMS, Check
+from fourier_circuits.theory import gamma_star
 
 ROUTES = ("symbolic", "constructive", "convex", "empirical", "control")
 
