@@ -2,7 +2,6 @@
 exact (sympy) proofs about them. Depends on theory only."""
 
 from fourier_circuits.constructions.analytic import construct
-from fourier_circuits.constructions.convex import certify_sdp, column_generation, symmetric_q_bound
 from fourier_circuits.constructions.designs import (
     DESIGNS,
     PhaseDesign,
@@ -41,14 +40,19 @@ __all__ = [
     "unwanted_characters",
 ]
 
-# Training (constructions.trained, constructions.transformer) imports torch, so its names load
-# on first use (PEP 562).
+# The convex programs import cvxpy, training (constructions.trained, constructions.transformer)
+# imports torch: their names load on first use (PEP 562), so the rest stays light.
+_CONVEX = ("certify_sdp", "column_generation", "symmetric_q_bound")
 _TRAINED = ("TrainConfig", "TrainResult", "train")
 _TRANSFORMER = ("TransformerConfig", "TransformerResult", "train_transformer")
 __all__ += list(_TRAINED) + list(_TRANSFORMER)
 
 
 def __getattr__(name: str) -> object:
+    if name in _CONVEX:
+        from fourier_circuits.constructions import convex
+
+        return getattr(convex, name)
     if name in _TRAINED:
         from fourier_circuits.constructions import trained
 

@@ -26,7 +26,6 @@ from fourier_circuits.theory import (
 from fourier_circuits.theory.tolerances import MARGIN_RTOL, PHASE_ATOL
 
 NAME = "construct"
-HELP = "build a max-margin construction and check it against the theory"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -18,7 +18,6 @@ from pathlib import Path
 from typing import Any
 
 from fourier_circuits.constructions.transformer import TEST_ACCURACY_CLAIM, TransformerResult
-from fourier_circuits.experiments.cmd_train import _finite, make_out_dir, require_writable_dir
 from fourier_circuits.experiments.cmd_transformer import (
     add_model_arguments,
     dumps,
@@ -26,13 +25,18 @@ from fourier_circuits.experiments.cmd_transformer import (
     run_training,
 )
 from fourier_circuits.experiments.outcome import Outcome, fmt
-from fourier_circuits.experiments.plots import save_figure, write_atomic
+from fourier_circuits.experiments.outputs import (
+    json_safe,
+    make_out_dir,
+    require_writable_dir,
+    write_atomic,
+)
+from fourier_circuits.experiments.plots import save_figure
 from fourier_circuits.experiments.plots_transformer import grokking_figure
 from fourier_circuits.experiments.provenance import provenance
 from fourier_circuits.theory import FourierCircuitsError, Task
 
 NAME = "grokking"
-HELP = "train and test accuracy of the Transformer for k = 2..5 at about equal p^k (Fig. 4)"
 
 #: (p, k) with p^k about equal: 2209, 2197, 2401, 3125 examples (--quick).
 QUICK_PROBLEMS = ((47, 2), (13, 3), (7, 4), (5, 5))
@@ -162,7 +166,7 @@ def run(args: argparse.Namespace) -> Outcome:
     if out is not None:
         _write_out(out, runs, data)
         data["out"] = str(out)
-    data = _finite(data)
+    data = json_safe(data)
     rows = [
         (
             f"k={row['k']}, p={row['p']} (p^k={row['n_examples']})",

@@ -21,14 +21,12 @@ from __future__ import annotations
 import argparse
 import json
 
-from fourier_circuits.experiments.cmd_train import make_out_dir, require_writable_dir
 from fourier_circuits.experiments.outcome import Outcome
-from fourier_circuits.experiments.plots import save_network_plots, write_atomic
+from fourier_circuits.experiments.outputs import make_out_dir, require_writable_dir, write_atomic
 from fourier_circuits.experiments.summary import DEFAULT_MIN_RATIO, summarise, validate_min_ratio
 from fourier_circuits.theory import PolyNet
 
 NAME = "inspect"
-HELP = "check a saved network (.npz) against the theory: margin, frequencies, coverage"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -55,6 +53,8 @@ def run(args: argparse.Namespace) -> Outcome:
         rows.append(("note", f"p={net.p} is not prime: outside the paper's assumption"))
     if out is not None:
         make_out_dir(out)
+        from fourier_circuits.experiments.plots import save_network_plots  # matplotlib
+
         figures = save_network_plots(net, out)
         data["out"] = str(out)
         data["figures"] = [str(path) for path in figures]

@@ -46,13 +46,10 @@ from fourier_circuits.theory import (
     gamma_star,
     margin_report,
 )
-from fourier_circuits.theory.tolerances import MARGIN_RTOL
+from fourier_circuits.theory.tolerances import GAP_TARGET, MARGIN_RTOL
 
 NAME = "solve"
-HELP = "bracket the maximum margin between a column-generation network and dual certificates"
 
-#: The relative gap (upper - lower) / upper that counts as "small" (the issue's target).
-GAP_TARGET = 1e-6
 #: Largest p^k for which the explicit orbit network (width support * p^k) is built and checked
 #: by theory.margin_report, and for which --save is allowed.
 EXPLICIT_MAX_EXAMPLES = 3000

@@ -16,7 +16,6 @@ from fourier_circuits.theory import (
 )
 
 NAME = "theory"
-HELP = "closed forms: gamma*(p, k), the width bound, beta"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -19,8 +19,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
-import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -43,7 +41,13 @@ from fourier_circuits.constructions.trained import (
     train,
 )
 from fourier_circuits.experiments.outcome import Outcome, fmt
-from fourier_circuits.experiments.plots import save_training_plots, write_atomic
+from fourier_circuits.experiments.outputs import (
+    json_safe,
+    make_out_dir,
+    require_writable_dir,
+    write_atomic,
+)
+from fourier_circuits.experiments.plots import save_training_plots
 from fourier_circuits.experiments.provenance import provenance, require_writable_file
 from fourier_circuits.theory import (
     FourierCircuitsError,
@@ -55,7 +59,6 @@ from fourier_circuits.theory import (
 )
 
 NAME = "train"
-HELP = "train the paper's network and check the margin, frequencies and coverage it finds"
 
 #: The analytic construction is built for the comparison only while p^k is at most this.
 ANALYTIC_MAX_EXAMPLES = 10**6
@@ -113,33 +116,6 @@ def _config(args: argparse.Namespace) -> TrainConfig:
         dtype=args.dtype,
         threads=args.threads,
     )
-
-
-def require_writable_dir(path: str) -> Path:
-    """Fail fast when --out cannot be written: an existing writable directory, or a new one
-    whose parent is a writable directory (created only when the results are written)."""
-    target = Path(path)
-    if target.exists():
-        if not target.is_dir():
-            raise FourierCircuitsError(f"--out {path!r} exists and is not a directory")
-        if not os.access(target, os.W_OK | os.X_OK):
-            raise FourierCircuitsError(f"--out {path!r} is not writable")
-        return target
-    parent = target.parent if str(target.parent) else Path(".")
-    if not parent.is_dir():
-        raise FourierCircuitsError(f"--out {path!r}: directory {str(parent)!r} does not exist")
-    if not os.access(parent, os.W_OK | os.X_OK):
-        raise FourierCircuitsError(f"--out {path!r}: directory {str(parent)!r} is not writable")
-    return target
-
-
-def make_out_dir(out: Path) -> None:
-    """Create --out (checked by require_writable_dir) when the results are written; an OS error
-    is bad input named with the path."""
-    try:
-        out.mkdir(exist_ok=True)
-    except OSError as err:
-        raise FourierCircuitsError(f"--out {str(out)!r}: {err.strerror or err}") from None
 
 
 def _network_stats(net: PolyNet) -> dict[str, Any]:
@@ -262,7 +238,7 @@ def run(args: argparse.Namespace) -> Outcome:
     if save is not None:
         result.net.with_meta(**meta).save(save)
         data["saved"] = str(save)
-    data = _finite(data)
+    data = json_safe(data)
     rows = [(key, fmt(value)) for key, value in data.items() if key not in ("claims", "comparison")]
     rows.append(
         (
@@ -286,17 +262,6 @@ def _comparison_rows(comparison: dict[str, Any]) -> list[tuple[str, str]]:
     return rows
 
 
-def _finite(value: Any) -> Any:
-    """value with every non-finite float replaced by None (the JSON must be valid)."""
-    if isinstance(value, dict):
-        return {key: _finite(v) for key, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_finite(v) for v in value]
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    return value
-
-
 def _write_out(
     out: Path,
     result: TrainResult,
@@ -314,9 +279,9 @@ def _write_out(
         "history": [record.as_dict() for record in result.history],
     }
     write_atomic(out / "history.json", _dumps(history))
-    write_atomic(out / "result.json", _dumps(_finite(data)))
+    write_atomic(out / "result.json", _dumps(json_safe(data)))
     save_training_plots(result, out, analytic=analytic)
 
 
 def _dumps(obj: Any) -> bytes:
-    return (json.dumps(_finite(obj), allow_nan=False, indent=1) + "\n").encode()
+    return (json.dumps(json_safe(obj), allow_nan=False, indent=1) + "\n").encode()

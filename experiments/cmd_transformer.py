@@ -35,15 +35,18 @@ from fourier_circuits.constructions.transformer import (
     paper_config,
     train_transformer,
 )
-from fourier_circuits.experiments.cmd_train import _finite, make_out_dir, require_writable_dir
 from fourier_circuits.experiments.outcome import Outcome, fmt
-from fourier_circuits.experiments.plots import write_atomic
+from fourier_circuits.experiments.outputs import (
+    json_safe,
+    make_out_dir,
+    require_writable_dir,
+    write_atomic,
+)
 from fourier_circuits.experiments.plots_transformer import save_transformer_plots
 from fourier_circuits.experiments.provenance import provenance
 from fourier_circuits.theory import TOP_FREQUENCIES, FourierCircuitsError, noise_concentration
 
 NAME = "transformer"
-HELP = "train a one-layer Transformer and analyse its attention in Fourier space"
 
 #: Random matrices averaged for the noise level of the concentration (seeded by --seed).
 NOISE_SAMPLES = 200
@@ -197,7 +200,7 @@ def run(args: argparse.Namespace) -> Outcome:
         meta = provenance(command=NAME, seed=config.seed, config=config.as_dict())
         write_out(out, result, analysis, data, meta)
         data["out"] = str(out)
-    data = _finite(data)
+    data = json_safe(data)
     skip = (
         "config",
         "claims",
@@ -236,11 +239,11 @@ def write_out(
     write_atomic(out / "history.json", dumps(history))
     write_atomic(out / "result.json", dumps(data))
     buffer = io.BytesIO()
-    arrays: dict[str, Any] = {**result.params, "meta": np.array(json.dumps(_finite(meta)))}
+    arrays: dict[str, Any] = {**result.params, "meta": np.array(json.dumps(json_safe(meta)))}
     np.savez(buffer, **arrays)
     write_atomic(out / "params.npz", buffer.getvalue())
     save_transformer_plots(result, analysis, out)
 
 
 def dumps(obj: Any) -> bytes:
-    return (json.dumps(_finite(obj), allow_nan=False, indent=1) + "\n").encode()
+    return (json.dumps(json_safe(obj), allow_nan=False, indent=1) + "\n").encode()

@@ -24,7 +24,8 @@ from functools import partial
 from pathlib import Path
 
 from fourier_circuits.experiments.outcome import Outcome
-from fourier_circuits.experiments.plots import save_figure, write_atomic
+from fourier_circuits.experiments.outputs import write_atomic
+from fourier_circuits.experiments.plots import save_figure
 from fourier_circuits.experiments.provenance import versions
 from fourier_circuits.experiments.verify import checks as steps
 from fourier_circuits.experiments.verify.claims import CLAIMS, Check
@@ -39,7 +40,6 @@ from fourier_circuits.experiments.verify.report import (
 from fourier_circuits.theory import FourierCircuitsError, PolyNet
 
 NAME = "verify"
-HELP = "the main job: check every claim of the paper by independent routes and write a report"
 
 #: Figures a training run writes, with their captions in the report.
 TRAINING_FIGURES = {

@@ -22,10 +22,10 @@ class Outcome:
 
 
 class Command(Protocol):
-    """A subcommand module: NAME, HELP, add_arguments(parser), run(args) -> Outcome."""
+    """A subcommand module: NAME, add_arguments(parser), run(args) -> Outcome (its help is in
+    experiments.cli.SUBCOMMANDS, so listing the subcommands imports none of them)."""
 
     NAME: str
-    HELP: str
 
     def add_arguments(self, parser: argparse.ArgumentParser) -> None: ...
 

@@ -14,10 +14,9 @@ Uses matplotlib's object interface (Figure + FigureCanvasAgg), not pyplot: no gl
 from __future__ import annotations
 
 import io
-import os
-import tempfile
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import matplotlib
 
@@ -28,42 +27,15 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
-from fourier_circuits.constructions.trained import MARGIN_RATIO_CLAIM, TrainResult
-from fourier_circuits.theory import FourierCircuitsError, PolyNet, neuron_spectra
+from fourier_circuits.experiments.outputs import write_atomic
+from fourier_circuits.theory import PolyNet, neuron_spectra
+from fourier_circuits.theory.tolerances import MARGIN_RATIO_CLAIM
+
+if TYPE_CHECKING:  # torch loads only where training runs
+    from fourier_circuits.constructions.trained import TrainResult
 
 #: How many neurons neuron_cosines.png shows.
 COSINE_NEURONS = 4
-
-
-def _file_mode() -> int:
-    """The mode open() gives a new file: 0666 less the umask (read from /proc where possible,
-    so the process umask is never changed), 0644 elsewhere."""
-    try:
-        with open("/proc/self/status") as fh:
-            for line in fh:
-                if line.startswith("Umask:"):
-                    return 0o666 & ~int(line.split()[1], 8)
-    except OSError:
-        pass
-    return 0o644
-
-
-def write_atomic(target: Path, data: bytes) -> Path:
-    """Write data to target atomically: a temporary file beside it, renamed over it only when
-    complete, so a reader never sees half a file; on failure the temporary file is removed."""
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-        os.chmod(tmp, _file_mode())
-        os.replace(tmp, target)
-    except BaseException as err:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        if isinstance(err, OSError):
-            raise FourierCircuitsError(f"cannot write {str(target)!r}: {err}") from None
-        raise
-    return target
 
 
 def save_figure(fig: Figure, target: Path) -> Path:

@@ -12,7 +12,6 @@ from typing import Any
 import numpy as np
 
 from fourier_circuits.constructions.convex.even_p import MAX_EXAMPLES, solve_any_p
-from fourier_circuits.experiments.cmd_solve import GAP_TARGET  # the same target as for odd p
 from fourier_circuits.experiments.outcome import Outcome, fmt
 from fourier_circuits.theory import FourierCircuitsError, validate_k
 from fourier_circuits.theory.even_p import (
@@ -21,7 +20,7 @@ from fourier_circuits.theory.even_p import (
     optimal_even_q,
     paper_formula,
 )
-from fourier_circuits.theory.tolerances import MARGIN_RTOL
+from fourier_circuits.theory.tolerances import GAP_TARGET, MARGIN_RTOL
 
 
 def dominant_classes(neurons: np.ndarray, p: int, k: int) -> list[int]:

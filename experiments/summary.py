@@ -33,7 +33,6 @@ from typing import Any
 
 import numpy as np
 
-from fourier_circuits.constructions.training.config import COVERAGE_CLAIM, SINGLE_FREQUENCY_CLAIM
 from fourier_circuits.experiments.outcome import fmt
 from fourier_circuits.theory import (
     CertificateCheck,
@@ -49,7 +48,7 @@ from fourier_circuits.theory import (
     margins_from_logits,
     neuron_spectra,
 )
-from fourier_circuits.theory.tolerances import MARGIN_RTOL
+from fourier_circuits.theory.tolerances import COVERAGE_CLAIM, MARGIN_RTOL, SINGLE_FREQUENCY_CLAIM
 
 #: The default margin claim: gamma* itself, to the relative tolerance of theory.tolerances.
 DEFAULT_MIN_RATIO = 1 - MARGIN_RTOL

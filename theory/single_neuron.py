@@ -28,7 +28,6 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 import sympy as sp
-from scipy.optimize import minimize
 
 from fourier_circuits.theory.closed_forms import beta, beta_exact
 from fourier_circuits.theory.errors import FourierCircuitsError
@@ -263,6 +262,8 @@ def maximise_single_neuron(
     from `rng`. The objective is the Fourier form (single_neuron_objective_fourier), O(k p log p)
     per call.
     """
+    from scipy.optimize import minimize  # here: scipy.optimize costs 0.3 s to import
+
     task = Task(p, k)
     if isinstance(starts, bool) or not isinstance(starts, (int, np.integer)) or starts < 1:
         raise FourierCircuitsError(f"starts={starts!r} must be a positive integer")

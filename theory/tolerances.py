@@ -24,3 +24,17 @@ SINGLE_FREQUENCY_POWER = 1 - 1e-9
 
 #: Allowed |phi_1 + ... + phi_k - phi_w| (radians, wrapped) for an exact construction.
 PHASE_ATOL = 1e-7
+
+# The claims of Theorem 4.1 that a trained or saved network is checked against (train, inspect,
+# verify; TrainResult.failures):
+#: normalized margin at least this share of gamma* (Theorem 4.1 (i)) ...
+MARGIN_RATIO_CLAIM = 0.99
+#: ... median maximum normalized power of the active neurons at least this (Theorem 4.1 (ii); the
+#: paper's figures show values near 1) ...
+SINGLE_FREQUENCY_CLAIM = 0.95
+#: ... and every frequency 1..(p-1)/2 the dominant one of some active neuron (Theorem 4.1 (iii)).
+COVERAGE_CLAIM = 1.0
+
+#: The relative gap (upper - lower) / upper between convex bounds that counts as "small": column
+#: generation's lower bound and the rigorous upper bounds must meet to this (solve, verify).
+GAP_TARGET = 1e-6

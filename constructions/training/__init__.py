@@ -4,13 +4,10 @@ The public face is constructions.trained (and constructions itself); see docs/tr
 """
 
 from fourier_circuits.constructions.training.config import (
-    COVERAGE_CLAIM,
     DEFAULTS,
     DEVICES,
     DTYPES,
-    MARGIN_RATIO_CLAIM,
     OPTIMIZERS,
-    SINGLE_FREQUENCY_CLAIM,
     TrainConfig,
 )
 from fourier_circuits.constructions.training.loop import auto_threads, train
@@ -21,6 +18,11 @@ from fourier_circuits.constructions.training.result import (
     TrainingStalledError,
     TrainResult,
     measure,
+)
+from fourier_circuits.theory.tolerances import (
+    COVERAGE_CLAIM,
+    MARGIN_RATIO_CLAIM,
+    SINGLE_FREQUENCY_CLAIM,
 )
 
 __all__ = [

@@ -17,19 +17,14 @@ from dataclasses import dataclass, fields, replace
 from typing import Any
 
 from fourier_circuits.theory import FourierCircuitsError, Task, width_bound
+from fourier_circuits.theory.tolerances import (  # the claims a run is checked against
+    MARGIN_RATIO_CLAIM,
+)
 
 OPTIMIZERS = ("margin", "gd", "adamw")
 DEVICES = ("cpu", "cuda")
 DTYPES = ("float64", "float32")
 
-#: The claims a run is checked against (experiments.cmd_train and TrainResult.failures):
-#: normalized margin at least this share of gamma* (Theorem 4.1 (i)) ...
-MARGIN_RATIO_CLAIM = 0.99
-#: ... median maximum normalized power of the active neurons at least this (Theorem 4.1 (ii); the
-#: paper's figures show values near 1) ...
-SINGLE_FREQUENCY_CLAIM = 0.95
-#: ... and every frequency 1..(p-1)/2 the dominant one of some active neuron (Theorem 4.1 (iii)).
-COVERAGE_CLAIM = 1.0
 
 #: Per-optimiser defaults of the fields that are None in TrainConfig. Measured choices are
 #: justified in docs/training.md (benchmarks/bench_train.py reproduces the measurements).

@@ -14,12 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from fourier_circuits.constructions.training.config import (
-    COVERAGE_CLAIM,
-    MARGIN_RATIO_CLAIM,
-    SINGLE_FREQUENCY_CLAIM,
-    TrainConfig,
-)
+from fourier_circuits.constructions.training.config import TrainConfig
 from fourier_circuits.theory import (
     FourierCircuitsError,
     PolyNet,
@@ -30,6 +25,11 @@ from fourier_circuits.theory import (
     margin_report,
     margins_from_logits,
     neuron_spectra,
+)
+from fourier_circuits.theory.tolerances import (
+    COVERAGE_CLAIM,
+    MARGIN_RATIO_CLAIM,
+    SINGLE_FREQUENCY_CLAIM,
 )
 
 

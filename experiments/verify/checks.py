@@ -18,11 +18,10 @@ from typing import Any
 
 import numpy as np
 
-from fourier_circuits.experiments.cmd_solve import GAP_TARGET
 from fourier_circuits.experiments.outcome import Outcome
 from fourier_circuits.experiments.verify.claims import Check
 from fourier_circuits.theory import FourierCircuitsError, width_bound
-from fourier_circuits.theory.tolerances import MARGIN_RTOL
+from fourier_circuits.theory.tolerances import GAP_TARGET, MARGIN_RTOL
 
 PROG = "fourier-circuits"
 #: How the report names the optimisers of `train` other than the default.
@@ -42,7 +41,7 @@ def run_command(argv: Sequence[str]) -> tuple[Outcome | None, str, float]:
         build_parser,  # the CLI imports this package: import at call time
     )
 
-    args = build_parser().parse_args(list(argv))
+    args = build_parser(argv[:1]).parse_args(list(argv))
     start = time.perf_counter()
     try:
         with _quiet_stderr():
