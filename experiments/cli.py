@@ -103,6 +103,8 @@ def render(outcome: Outcome) -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run `fourier-circuits ARGV` (default: sys.argv[1:]) and return its exit status: 0 every
+    checked claim held, 1 one failed (named in the output), 2 bad input (one line on stderr)."""
     words = sys.argv[1:] if argv is None else list(argv)
     try:
         parser = build_parser(requested(words))

@@ -26,7 +26,6 @@ from fourier_circuits.experiments.cmd_transformer import (
 )
 from fourier_circuits.experiments.outcome import Outcome, fmt
 from fourier_circuits.experiments.outputs import (
-    json_safe,
     make_out_dir,
     require_writable_dir,
     write_atomic,
@@ -35,6 +34,7 @@ from fourier_circuits.experiments.plots import save_figure
 from fourier_circuits.experiments.plots_transformer import grokking_figure
 from fourier_circuits.experiments.provenance import provenance
 from fourier_circuits.theory import FourierCircuitsError, Task
+from fourier_circuits.theory.serialise import jsonable
 
 NAME = "grokking"
 
@@ -166,7 +166,7 @@ def run(args: argparse.Namespace) -> Outcome:
     if out is not None:
         _write_out(out, runs, data)
         data["out"] = str(out)
-    data = json_safe(data)
+    data = jsonable(data)
     rows = [
         (
             f"k={row['k']}, p={row['p']} (p^k={row['n_examples']})",

@@ -2,7 +2,7 @@
 
 Checks a saved network (DESIGN.md's `.npz`: U (m, k, p), W (m, p), p, k, optional meta; any
 network of the form of eq. 2 of arXiv 2402.09469, yours included) against Theorem 4.1, by brute
-force over all of D_p and one DFT of its weights (experiments.summary):
+force over all of D_p and one DFT of its weights (theory.summarise, judged by theory.judge):
 - claims (exit 0 when all hold, 1 naming each that fails): the normalized margin reaches gamma*
   (margin_ratio >= R, default 1 - MARGIN_RTOL; pass --min-ratio 0.99 for a network from `train`)
   and does not exceed it, the class-weighted margin does not exceed it, every example is correct,
@@ -20,11 +20,12 @@ from __future__ import annotations
 
 import argparse
 import json
+from typing import Any
 
-from fourier_circuits.experiments.outcome import Outcome
+from fourier_circuits.experiments.outcome import Outcome, fmt
 from fourier_circuits.experiments.outputs import make_out_dir, require_writable_dir, write_atomic
-from fourier_circuits.experiments.summary import DEFAULT_MIN_RATIO, summarise, validate_min_ratio
-from fourier_circuits.theory import PolyNet
+from fourier_circuits.theory import PolyNet, summarise, validate_min_ratio
+from fourier_circuits.theory.summary import DEFAULT_MIN_RATIO
 
 NAME = "inspect"
 
@@ -48,7 +49,7 @@ def run(args: argparse.Namespace) -> Outcome:
     net = PolyNet.load(args.file)
     summary = summarise(net)
     data = {"file": str(args.file), **summary.as_dict(min_ratio=min_ratio)}
-    rows = [("file", str(args.file)), *summary.rows(min_ratio=min_ratio)]
+    rows = [("file", str(args.file)), *summary_rows(data)]
     if not net.task.prime:
         rows.append(("note", f"p={net.p} is not prime: outside the paper's assumption"))
     if out is not None:
@@ -60,7 +61,24 @@ def run(args: argparse.Namespace) -> Outcome:
         data["figures"] = [str(path) for path in figures]
         write_atomic(out / "inspect.json", _dumps(data))
         rows.append(("out", str(out)))
-    return Outcome(data, rows, summary.failures(min_ratio=min_ratio))
+    return Outcome(data, rows, list(data["failed"]))
+
+
+def summary_rows(data: dict[str, Any]) -> list[tuple[str, str]]:
+    """The human table of a summary's as_dict: one (key, value) per scalar, then one row per
+    claim."""
+    skip = {"file", "claims", "failed", "neurons", "meta", "neurons_per_frequency"}
+    rows = [(key, fmt(value)) for key, value in data.items() if key not in skip]
+    counts = data["neurons_per_frequency"]
+    rows.append(
+        (
+            "neurons per frequency",
+            "  ".join(f"{z}:{c}" for z, c in enumerate(counts) if c) + "  (0 = constant)",
+        )
+    )
+    for name, held in data["claims"].items():
+        rows.append((f"claim {name}", "holds" if held else "FAILS"))
+    return rows
 
 
 def _dumps(data: dict[str, object]) -> bytes:

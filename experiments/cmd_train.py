@@ -42,7 +42,6 @@ from fourier_circuits.constructions.trained import (
 )
 from fourier_circuits.experiments.outcome import Outcome, fmt
 from fourier_circuits.experiments.outputs import (
-    json_safe,
     make_out_dir,
     require_writable_dir,
     write_atomic,
@@ -57,6 +56,7 @@ from fourier_circuits.theory import (
     margin_report,
     neuron_spectra,
 )
+from fourier_circuits.theory.serialise import jsonable
 
 NAME = "train"
 
@@ -238,7 +238,7 @@ def run(args: argparse.Namespace) -> Outcome:
     if save is not None:
         result.net.with_meta(**meta).save(save)
         data["saved"] = str(save)
-    data = json_safe(data)
+    data = jsonable(data)
     rows = [(key, fmt(value)) for key, value in data.items() if key not in ("claims", "comparison")]
     rows.append(
         (
@@ -279,9 +279,9 @@ def _write_out(
         "history": [record.as_dict() for record in result.history],
     }
     write_atomic(out / "history.json", _dumps(history))
-    write_atomic(out / "result.json", _dumps(json_safe(data)))
+    write_atomic(out / "result.json", _dumps(jsonable(data)))
     save_training_plots(result, out, analytic=analytic)
 
 
 def _dumps(obj: Any) -> bytes:
-    return (json.dumps(json_safe(obj), allow_nan=False, indent=1) + "\n").encode()
+    return (json.dumps(jsonable(obj), allow_nan=False, indent=1) + "\n").encode()

@@ -37,7 +37,6 @@ from fourier_circuits.constructions.transformer import (
 )
 from fourier_circuits.experiments.outcome import Outcome, fmt
 from fourier_circuits.experiments.outputs import (
-    json_safe,
     make_out_dir,
     require_writable_dir,
     write_atomic,
@@ -45,6 +44,7 @@ from fourier_circuits.experiments.outputs import (
 from fourier_circuits.experiments.plots_transformer import save_transformer_plots
 from fourier_circuits.experiments.provenance import provenance
 from fourier_circuits.theory import TOP_FREQUENCIES, FourierCircuitsError, noise_concentration
+from fourier_circuits.theory.serialise import jsonable
 
 NAME = "transformer"
 
@@ -200,7 +200,7 @@ def run(args: argparse.Namespace) -> Outcome:
         meta = provenance(command=NAME, seed=config.seed, config=config.as_dict())
         write_out(out, result, analysis, data, meta)
         data["out"] = str(out)
-    data = json_safe(data)
+    data = jsonable(data)
     skip = (
         "config",
         "claims",
@@ -239,11 +239,11 @@ def write_out(
     write_atomic(out / "history.json", dumps(history))
     write_atomic(out / "result.json", dumps(data))
     buffer = io.BytesIO()
-    arrays: dict[str, Any] = {**result.params, "meta": np.array(json.dumps(json_safe(meta)))}
+    arrays: dict[str, Any] = {**result.params, "meta": np.array(json.dumps(jsonable(meta)))}
     np.savez(buffer, **arrays)
     write_atomic(out / "params.npz", buffer.getvalue())
     save_transformer_plots(result, analysis, out)
 
 
 def dumps(obj: Any) -> bytes:
-    return (json.dumps(json_safe(obj), allow_nan=False, indent=1) + "\n").encode()
+    return (json.dumps(jsonable(obj), allow_nan=False, indent=1) + "\n").encode()

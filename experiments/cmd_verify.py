@@ -187,7 +187,7 @@ def _progress(i: int, n: int, what: str, seconds: float, found: list[Check]) -> 
 def run(args: argparse.Namespace) -> Outcome:
     target = require_out_dir(args.out, force=args.force)
     if args.network is not None:
-        from fourier_circuits.experiments.summary import validate_min_ratio
+        from fourier_circuits.theory import validate_min_ratio
 
         if args.min_ratio is not None:
             validate_min_ratio(args.min_ratio)

@@ -4,11 +4,9 @@ it without loading what it does not need."""
 
 from __future__ import annotations
 
-import math
 import os
 import tempfile
 from pathlib import Path
-from typing import Any
 
 from fourier_circuits.theory import FourierCircuitsError
 
@@ -69,14 +67,3 @@ def write_atomic(target: Path, data: bytes) -> Path:
             raise FourierCircuitsError(f"cannot write {str(target)!r}: {err}") from None
         raise
     return target
-
-
-def json_safe(value: Any) -> Any:
-    """value with every non-finite float replaced by None (the JSON must be valid)."""
-    if isinstance(value, dict):
-        return {key: json_safe(v) for key, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [json_safe(v) for v in value]
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    return value

@@ -46,8 +46,10 @@ def test_docs_build_strict(tmp_path: Path) -> None:
     # the reference is generated from the docstrings, not just the page headings
     assert 'id="fourier_circuits.theory.closed_forms.gamma_star_exact"' in theory
     assert "Theorem 4.1 (i)" in theory
-    inspect = (tmp_path / "site" / "reference" / "experiments" / "index.html").read_text()
-    assert 'id="fourier_circuits.experiments.summary.summarise"' in inspect
+    assert 'id="fourier_circuits.theory.summary.summarise"' in theory
+    assert 'id="fourier_circuits.theory.claims.judge"' in theory
+    cli = (tmp_path / "site" / "reference" / "experiments" / "index.html").read_text()
+    assert 'id="fourier_circuits.experiments.cli.main"' in cli
 
 
 def test_a_broken_reference_fails_the_build(tmp_path: Path) -> None:

@@ -8,8 +8,7 @@ theory.condition_3_8. So a saved network, re-measured by the theory module, give
 
 from __future__ import annotations
 
-import math
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -26,11 +25,9 @@ from fourier_circuits.theory import (
     margins_from_logits,
     neuron_spectra,
 )
-from fourier_circuits.theory.tolerances import (
-    COVERAGE_CLAIM,
-    MARGIN_RATIO_CLAIM,
-    SINGLE_FREQUENCY_CLAIM,
-)
+from fourier_circuits.theory.claims import NetworkMeasurements, Verdict, judge
+from fourier_circuits.theory.serialise import jsonable
+from fourier_circuits.theory.tolerances import MARGIN_RATIO_CLAIM
 
 
 @dataclass(frozen=True)
@@ -79,41 +76,33 @@ class HistoryRecord:
     neuron_max_normalized_power: tuple[float, ...]
 
     def claims_hold(self, target_ratio: float = MARGIN_RATIO_CLAIM) -> bool:
-        """Margin ratio >= target_ratio, every frequency covered, median max normalized power
-        >= SINGLE_FREQUENCY_CLAIM (the claims of Theorem 4.1 as checked on a trained network)."""
+        """The claims of Theorem 4.1 as checked on a trained network (theory.claims, regime
+        "trained"): margin ratio >= target_ratio, every frequency covered, median maximum
+        normalized power >= SINGLE_FREQUENCY_CLAIM, median phase-sum residual <= PHASE_SUM_ATOL."""
         return not self.failures(target_ratio)
+
+    @property
+    def measurements(self) -> NetworkMeasurements:
+        """What the claims of Theorem 4.1 are judged on (theory.claims)."""
+        return NetworkMeasurements(
+            margin_ratio=self.margin_ratio,
+            max_normalized_power_median=self.max_normalized_power_median,
+            frequencies_covered=self.frequencies_covered,
+            missing_frequencies=self.missing_frequencies,
+            median_phase_residual=self.median_phase_residual,
+        )
+
+    def verdict(self, target_ratio: float = MARGIN_RATIO_CLAIM) -> Verdict:
+        """theory.judge in the "trained" regime, the margin claim at target_ratio."""
+        return judge(self.measurements, regime="trained", min_ratio=target_ratio)
 
     def failures(self, target_ratio: float = MARGIN_RATIO_CLAIM) -> list[str]:
         """The checked claims that fail, each named with its measured value."""
-        failed = []
-        if not self.margin_ratio >= target_ratio:
-            failed.append(
-                f"normalized margin >= {target_ratio} gamma* (Theorem 4.1 (i)): "
-                f"margin_ratio = {self.margin_ratio:.6g}"
-            )
-        if not self.frequencies_covered >= COVERAGE_CLAIM:
-            failed.append(
-                "every frequency used by an active neuron (Theorem 4.1 (iii)): missing "
-                f"{list(self.missing_frequencies)}"
-            )
-        if not self.max_normalized_power_median >= SINGLE_FREQUENCY_CLAIM:
-            failed.append(
-                f"median maximum normalized power >= {SINGLE_FREQUENCY_CLAIM} (Theorem 4.1 (ii)): "
-                f"{self.max_normalized_power_median:.6g}"
-            )
-        return failed
+        return self.verdict(target_ratio).failures
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready (lists instead of tuples; every float finite or None)."""
-        return {key: _json_ready(value) for key, value in asdict(self).items()}
-
-
-def _json_ready(value: Any) -> Any:
-    if isinstance(value, tuple | list):
-        return [_json_ready(v) for v in value]
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    return value
+        return dict(jsonable(self))
 
 
 def measure(

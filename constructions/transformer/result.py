@@ -8,8 +8,7 @@ TrainingStalledError, with the TransformerRecords measured before in `history`.
 
 from __future__ import annotations
 
-import math
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -21,6 +20,7 @@ from fourier_circuits.constructions.transformer.multisets import (
     multiset_breakdown,
 )
 from fourier_circuits.theory import TOP_FREQUENCIES
+from fourier_circuits.theory.serialise import jsonable
 
 
 @dataclass(frozen=True)
@@ -43,10 +43,7 @@ class TransformerRecord:
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready (every float finite or None)."""
-        return {
-            key: None if isinstance(value, float) and not math.isfinite(value) else value
-            for key, value in asdict(self).items()
-        }
+        return dict(jsonable(self))
 
 
 @dataclass(frozen=True)

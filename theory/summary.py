@@ -1,6 +1,6 @@
 """Summarise a PolyNet against Theorem 4.1 of arXiv 2402.09469: one function, one frozen result.
 
-    from fourier_circuits.experiments.summary import summarise
+    from fourier_circuits.theory import summarise
     s = summarise(net)                # margins over all of D_p, per-neuron Fourier statistics
     s.failures()                      # [] when the claims below hold; else each claim, named
     s.as_dict()                       # JSON-ready: DESIGN.md's `inspect` keys and more
@@ -9,7 +9,7 @@ Every number comes from the theory module (margin_report, neuron_spectra, fourie
 check_certificate, Condition 3.8 over D_p), so a network measured here, by `fourier-circuits
 inspect`, by `train` or by `verify` gives the same numbers.
 
-Claims (`failures`; each failed claim is named with its value):
+Claims (theory.claims, regime "max_margin"; `failures` names each failed one with its value):
 - normalized margin reaches gamma* (Theorem 4.1 (i)): margin_ratio >= min_ratio, by default
   1 - MARGIN_RTOL, i.e. gamma* itself (`train` claims 0.99 for a trained network);
 - normalized margin at most gamma* (Theorem 4.1 (i): gamma* is the maximum over unit networks);
@@ -33,22 +33,29 @@ from typing import Any
 
 import numpy as np
 
-from fourier_circuits.experiments.outcome import fmt
-from fourier_circuits.theory import (
-    CertificateCheck,
-    FourierCircuitsError,
+from fourier_circuits.theory.claims import (
+    NetworkMeasurements,
+    Verdict,
+    judge,
+    validate_min_ratio,
+)
+from fourier_circuits.theory.errors import FourierCircuitsError
+from fourier_circuits.theory.fourier import (
     FourierSummary,
-    LogitChunk,
-    MarginReport,
     NeuronSpectra,
-    PolyNet,
-    check_certificate,
     fourier_summary,
-    margin_report,
-    margins_from_logits,
     neuron_spectra,
 )
-from fourier_circuits.theory.tolerances import COVERAGE_CLAIM, MARGIN_RTOL, SINGLE_FREQUENCY_CLAIM
+from fourier_circuits.theory.margins import (
+    CertificateCheck,
+    MarginReport,
+    check_certificate,
+    margin_report,
+    margins_from_logits,
+)
+from fourier_circuits.theory.network import LogitChunk, PolyNet
+from fourier_circuits.theory.serialise import jsonable
+from fourier_circuits.theory.tolerances import MARGIN_RTOL
 
 #: The default margin claim: gamma* itself, to the relative tolerance of theory.tolerances.
 DEFAULT_MIN_RATIO = 1 - MARGIN_RTOL
@@ -69,34 +76,19 @@ def condition_3_8_over_D_p(net: PolyNet, *, workers: int | None = None) -> float
     return max(d for d, _ in parts) / scale
 
 
-def validate_min_ratio(min_ratio: object) -> float:
-    """min_ratio as a float in (0, 1], or a FourierCircuitsError naming it."""
-    if isinstance(min_ratio, bool) or not isinstance(min_ratio, (int, float, np.floating)):
-        raise FourierCircuitsError(f"min_ratio={min_ratio!r} must be a number in (0, 1]")
-    value = float(min_ratio)
-    if not (math.isfinite(value) and 0 < value <= 1):
-        raise FourierCircuitsError(
-            f"min_ratio={min_ratio!r} must be in (0, 1] (1 - {MARGIN_RTOL:g} demands gamma*; "
-            "0.99 is what `train` claims)"
-        )
-    return value
-
-
-def _finite(value: float) -> float | None:
-    return value if math.isfinite(value) else None
-
-
-def _json_ready(value: Any) -> Any:
-    """value with tuples as lists, numpy scalars as Python numbers and non-finite floats as None."""
-    if isinstance(value, dict):
-        return {str(key): _json_ready(v) for key, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_json_ready(v) for v in value]
-    if isinstance(value, np.generic):
-        value = value.item()
-    if isinstance(value, float):
-        return _finite(value)
-    return value
+def network_measurements(report: MarginReport, fourier: FourierSummary) -> NetworkMeasurements:
+    """The measurements theory.judge needs, from a margin report over all of D_p and the Fourier
+    summary of the active neurons."""
+    return NetworkMeasurements(
+        margin_ratio=report.margin_ratio,
+        max_normalized_power_median=fourier.max_normalized_power_median,
+        frequencies_covered=fourier.frequencies_covered,
+        missing_frequencies=tuple(fourier.missing_frequencies),
+        accuracy=report.n_correct / report.n_examples,
+        n_correct=report.n_correct,
+        n_examples=report.n_examples,
+        class_weighted_ratio=report.mean_class_weighted / report.gamma_star,
+    )
 
 
 @dataclass(frozen=True)
@@ -120,53 +112,28 @@ class NetworkSummary:
         """E_unif[g'(theta / ||theta||)] / gamma*: between margin_ratio and 1 (Lemmas F.5-F.8)."""
         return self.report.mean_class_weighted / self.report.gamma_star
 
+    @property
+    def measurements(self) -> NetworkMeasurements:
+        """What the claims of Theorem 4.1 are judged on (theory.claims)."""
+        return network_measurements(self.report, self.fourier)
+
+    def verdict(self, *, min_ratio: float = DEFAULT_MIN_RATIO) -> Verdict:
+        """theory.judge in the "max_margin" regime, the margin claim at min_ratio."""
+        return judge(self.measurements, regime="max_margin", min_ratio=min_ratio)
+
     def claims(self, *, min_ratio: float = DEFAULT_MIN_RATIO) -> dict[str, bool]:
-        """Each claim of the module docstring -> whether it holds (NaN counts as failing)."""
-        r, f = self.report, self.fourier
-        return {
-            "margin_reaches_gamma_star": r.margin_ratio >= validate_min_ratio(min_ratio),
-            "margin_at_most_gamma_star": r.margin_ratio <= 1 + MARGIN_RTOL,
-            "class_weighted_at_most_gamma_star": self.class_weighted_ratio <= 1 + MARGIN_RTOL,
-            "all_correct": r.all_correct,
-            "single_frequency_neurons": f.max_normalized_power_median >= SINGLE_FREQUENCY_CLAIM,
-            "every_frequency_used": f.frequencies_covered >= COVERAGE_CLAIM,
-        }
+        """Each claim (theory.claims, regime "max_margin") -> whether it holds."""
+        return self.verdict(min_ratio=min_ratio).as_dict()
 
     def failures(self, *, min_ratio: float = DEFAULT_MIN_RATIO) -> list[str]:
         """The failed claims, each a readable sentence with its measured value."""
-        min_ratio = validate_min_ratio(min_ratio)
-        r, f = self.report, self.fourier
-        text = {
-            "margin_reaches_gamma_star": (
-                f"normalized margin >= {min_ratio:.10g} gamma* (Theorem 4.1 (i)): "
-                f"margin_ratio = {r.margin_ratio:.10g}"
-            ),
-            "margin_at_most_gamma_star": (
-                "normalized margin <= gamma* (Theorem 4.1 (i)): "
-                f"margin_ratio = {r.margin_ratio:.10g}"
-            ),
-            "class_weighted_at_most_gamma_star": (
-                "class-weighted margin <= gamma* (Lemmas F.5-F.8): "
-                f"class_weighted_ratio = {self.class_weighted_ratio:.10g}"
-            ),
-            "all_correct": (
-                f"every example classified correctly: {r.n_correct} of {r.n_examples} correct"
-            ),
-            "single_frequency_neurons": (
-                f"median maximum normalized power >= {SINGLE_FREQUENCY_CLAIM} (Theorem 4.1 (ii)): "
-                f"{f.max_normalized_power_median:.6g}"
-            ),
-            "every_frequency_used": (
-                "every frequency used by an active neuron (Theorem 4.1 (iii)): missing "
-                f"{list(f.missing_frequencies)}"
-            ),
-        }
-        return [text[name] for name, held in self.claims(min_ratio=min_ratio).items() if not held]
+        return self.verdict(min_ratio=min_ratio).failures
 
     def as_dict(self, *, min_ratio: float = DEFAULT_MIN_RATIO) -> dict[str, Any]:
         """JSON-ready: DESIGN.md's `inspect` keys first, then every statistic, the claims and the
         per-neuron lists (`neurons`); non-finite floats become None."""
         min_ratio = validate_min_ratio(min_ratio)
+        verdict = self.verdict(min_ratio=min_ratio)
         r, f, s = self.report, self.fourier, self.spectra
         active = s.active
         residual = np.abs(s.phase_residual[active])
@@ -203,8 +170,8 @@ class NetworkSummary:
             "median_amplitude_balance": float(np.median(s.amplitude_balance[active])),
             "neuron_norm_max_over_min": float(norms.max() / norms.min()) if norms.min() else None,
             "min_ratio": min_ratio,
-            "claims": self.claims(min_ratio=min_ratio),
-            "failed": self.failures(min_ratio=min_ratio),
+            "claims": verdict.as_dict(),
+            "failed": verdict.failures,
             "neurons": {
                 "dominant_frequency": s.dominant.tolist(),
                 "max_normalized_power": s.max_normalized_power.tolist(),
@@ -215,23 +182,7 @@ class NetworkSummary:
             },
             "meta": self.net.meta,
         }
-        return _json_ready(data)
-
-    def rows(self, *, min_ratio: float = DEFAULT_MIN_RATIO) -> list[tuple[str, str]]:
-        """The human table: one (key, value) per scalar of as_dict, then one row per claim."""
-        data = self.as_dict(min_ratio=min_ratio)
-        skip = {"claims", "failed", "neurons", "meta", "neurons_per_frequency"}
-        rows = [(key, fmt(value)) for key, value in data.items() if key not in skip]
-        counts = data["neurons_per_frequency"]
-        rows.append(
-            (
-                "neurons per frequency",
-                "  ".join(f"{z}:{c}" for z, c in enumerate(counts) if c) + "  (0 = constant)",
-            )
-        )
-        for name, held in data["claims"].items():
-            rows.append((f"claim {name}", "holds" if held else "FAILS"))
-        return rows
+        return dict(jsonable(data))
 
 
 #: Largest |logit| bound accepted: m (k max|U|)^k max|W| must stay this far below float64's
