@@ -203,5 +203,7 @@ def test_construct_reports_a_failing_network_with_exit_1(
     assert main(["construct", "--p", "7", "--k", "2"]) == 1
     out = capsys.readouterr().out
     assert "FAILED: normalized margin >= 0.999999999 gamma* (Theorem 4.1 (i))" in out
-    assert "FAILED: every frequency used by an active neuron (Theorem 4.1 (iii)): missing [2]" in out
+    assert (
+        "FAILED: every frequency used by an active neuron (Theorem 4.1 (iii)): missing [2]" in out
+    )
     assert "some checked claims FAILED" in out

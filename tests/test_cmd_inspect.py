@@ -18,8 +18,7 @@ from hypothesis import strategies as st
 
 from fourier_circuits.constructions import PhaseDesign, construct, paper_design
 from fourier_circuits.experiments.cli import main
-from fourier_circuits.theory import summarise
-from fourier_circuits.theory import FourierCircuitsError, PolyNet, gamma_star
+from fourier_circuits.theory import FourierCircuitsError, PolyNet, gamma_star, summarise
 
 INSPECT_KEYS = {
     "p",
