@@ -50,10 +50,15 @@ def test_solve_k3_reports_the_sos_certificate(capsys: pytest.CaptureFixture[str]
     assert any(b["method"].startswith("symmetric-q") for b in data["upper_bounds"])
 
 
-def test_solve_large_p_uses_the_orbit_averaged_margin(capsys: pytest.CaptureFixture[str]) -> None:
+def test_solve_large_p_measures_the_orbit_network_by_brute_force(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Beyond the explicit network's size the lower bound is still measured over D_p (through
+    shift invariance), and the orbit-averaged Fourier form agrees with it."""
     code, data, _ = run_json(capsys, "solve", "--p", "23", "--k", "4")
     assert code == 0, data
-    assert data["lower_bound_method"].startswith("orbit-averaged")
+    assert data["lower_bound_method"].startswith("brute force over D_p of the orbit network")
+    assert data["lower_bound"] == pytest.approx(data["lower_bound_fourier_form"], rel=1e-12)
     assert data["frequencies_covered"] == 1.0
 
 
