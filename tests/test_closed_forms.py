@@ -12,9 +12,10 @@ import pytest
 import sympy as sp
 from hypothesis import example, given
 from hypothesis import strategies as st
-from strategies import odd_moduli, odd_p_and_k, seeds
+from strategies import seeds
 
 from fourier_circuits.constructions import grid3_design, lattice_design, paper_design
+from fourier_circuits.testing import moduli, problems
 from fourier_circuits.theory import (
     FourierCircuitsError,
     beta,
@@ -65,7 +66,7 @@ def test_gamma_star_exact_known_values(p: int, k: int, exact: sp.Expr) -> None:
     assert gamma_star_exact(p, k) == exact  # sympy's canonical form: structural equality
 
 
-@given(odd_moduli(max_p=301))
+@given(moduli(max_p=301))
 @example(9)
 @example(15)
 def test_gamma_star_for_k2_is_morwanis_theorem_7(p: int) -> None:
@@ -76,14 +77,14 @@ def test_gamma_star_for_k2_is_morwanis_theorem_7(p: int) -> None:
     assert gamma_star(p, 2) == pytest.approx(morwani, rel=FLOAT_RTOL)
 
 
-@given(odd_moduli(max_p=301))
+@given(moduli(max_p=301))
 def test_gamma_star_for_k3_is_rational(p: int) -> None:
     """k = 3: gamma* = 3 / (16 p (p-1)), a rational number."""
     assert gamma_star_exact(p, 3) == sp.Rational(3, 16 * p * (p - 1))
     assert gamma_star(p, 3) == pytest.approx(3 / (16 * p * (p - 1)), rel=FLOAT_RTOL)
 
 
-@given(odd_p_and_k(max_examples=10**12, max_k=9))
+@given(problems(max_examples=10**12, max_k=9))
 @example((107, 3))  # sp.nsimplify once turned this one into a product of 20th roots
 def test_gamma_star_exact_is_exact(pk: tuple[int, int]) -> None:
     """gamma*^2 = 4 k!^2 / ((2k+2)^(k+1) (p-1)^2 p^(k-1)) exactly, a rational number."""
@@ -96,7 +97,7 @@ def test_gamma_star_exact_is_exact(pk: tuple[int, int]) -> None:
     assert exact_square(exact) == want
 
 
-@given(odd_p_and_k(max_examples=10**12, max_k=9))
+@given(problems(max_examples=10**12, max_k=9))
 def test_gamma_star_float_is_the_exact_value_rounded(pk: tuple[int, int]) -> None:
     p, k = pk
     exact = gamma_star_exact(p, k)
@@ -106,7 +107,7 @@ def test_gamma_star_float_is_the_exact_value_rounded(pk: tuple[int, int]) -> Non
     assert gamma_star(p, k) == pytest.approx(plain, rel=FLOAT_RTOL)
 
 
-@given(odd_p_and_k(max_examples=10**9, max_k=7))
+@given(problems(max_examples=10**9, max_k=7))
 def test_gamma_star_decreases_with_p(pk: tuple[int, int]) -> None:
     p, k = pk
     assert gamma_star(p + 2, k) < gamma_star(p, k)
@@ -122,7 +123,7 @@ def exact_square(x: sp.Expr) -> sp.Rational:
 # --- widths: counted from the designs, point by point ------------------------------------------
 
 
-@given(odd_p_and_k(max_examples=10**9, max_k=6))
+@given(problems(max_examples=10**9, max_k=6))
 def test_width_bound_is_the_paper_designs_neuron_count(pk: tuple[int, int]) -> None:
     p, k = pk
     points = list(paper_design(k).points)
@@ -131,7 +132,7 @@ def test_width_bound_is_the_paper_designs_neuron_count(pk: tuple[int, int]) -> N
     assert width_bound(p, k) == 4 ** (k - 1) * (p - 1)
 
 
-@given(odd_p_and_k(max_examples=10**9, max_k=6))
+@given(problems(max_examples=10**9, max_k=6))
 def test_lattice_width_is_the_lattice_designs_neuron_count(pk: tuple[int, int]) -> None:
     p, k = pk
     design = lattice_design(k)
@@ -151,7 +152,7 @@ def test_widths_quoted_in_theory(p: int, k: int, bound: int, lattice: int) -> No
 # --- beta: the amplitude of a unit-norm neuron ---------------------------------------------
 
 
-@given(odd_p_and_k(max_examples=10**6, max_k=6), seeds, st.data())
+@given(problems(max_examples=10**6, max_k=6), seeds, st.data())
 def test_beta_gives_a_unit_norm_single_frequency_neuron(
     pk: tuple[int, int], seed: int, data: st.DataObject
 ) -> None:

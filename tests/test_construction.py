@@ -12,7 +12,7 @@ import pytest
 from hypothesis import example, given, note, settings
 from hypothesis import strategies as st
 from naive import logit_roundoff, naive_logits, naive_margins
-from strategies import design_names, networks, odd_p_and_k, seeds
+from strategies import design_names, gaussian_networks, seeds
 
 from fourier_circuits.constructions import (
     DESIGNS,
@@ -23,6 +23,7 @@ from fourier_circuits.constructions import (
     lattice_design,
     paper_design,
 )
+from fourier_circuits.testing import problems
 from fourier_circuits.theory import (
     FourierCircuitsError,
     PolyNet,
@@ -156,7 +157,7 @@ def naive_check(net: PolyNet) -> None:
 
 
 @settings(max_examples=40)
-@given(odd_p_and_k(max_examples=MAX_INPUTS), design_names)
+@given(problems(max_examples=MAX_INPUTS), design_names)
 @example((9, 2), "paper")
 @example((9, 3), "lattice")
 @example((15, 2), "grid3")
@@ -202,7 +203,7 @@ def test_construction_at_the_papers_size() -> None:
 
 
 @settings(max_examples=20)
-@given(odd_p_and_k(max_examples=MAX_INPUTS), design_names, st.data())
+@given(problems(max_examples=MAX_INPUTS), design_names, st.data())
 def test_construction_logits_depend_only_on_sum_minus_label(
     pk: tuple[int, int], design: str, data: st.DataObject
 ) -> None:
@@ -236,7 +237,7 @@ def test_shift_symmetry_fails_for_a_random_network() -> None:
 
 
 @settings(max_examples=40)
-@given(networks(odd_p_and_k(max_examples=2000), max_width=128))
+@given(gaussian_networks(problems(max_examples=2000), max_width=128))
 def test_no_random_network_beats_gamma_star(net: PolyNet) -> None:
     ratio = normalized_margin(net) / gamma_star(net.p, net.k)
     note(f"margin ratio {ratio!r}")
@@ -245,7 +246,7 @@ def test_no_random_network_beats_gamma_star(net: PolyNet) -> None:
 
 @settings(max_examples=25)
 @given(
-    odd_p_and_k(max_examples=MAX_INPUTS),
+    problems(max_examples=MAX_INPUTS),
     design_names,
     seeds,
     st.floats(min_value=-9, max_value=-1).map(lambda e: 10.0**e),
@@ -338,7 +339,7 @@ def test_broken_designs_are_refuted(k: int) -> None:
 
 @settings(max_examples=15)
 @given(
-    odd_p_and_k(max_examples=2000),
+    problems(max_examples=2000),
     design_names,
     st.floats(min_value=1e-3, max_value=np.pi) | st.floats(min_value=-np.pi, max_value=-1e-3),
 )

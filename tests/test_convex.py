@@ -27,6 +27,14 @@ from fourier_circuits.constructions.convex import (
     symmetric_q_bound,
 )
 from fourier_circuits.constructions.convex.pricing import full_rows
+from fourier_circuits.constructions.convex.solvers import (
+    INFEASIBLE,
+    LIMIT_FEASIBLE,
+    LIMIT_NONE,
+    solve_linprog,
+    solve_milp,
+)
+from fourier_circuits.testing import problems
 from fourier_circuits.theory import (
     FourierCircuitsError,
     gamma_star,
@@ -42,14 +50,7 @@ GAP_RTOL = 1e-6
 CROSS_RTOL = 1e-9
 
 
-@st.composite
-def small_tasks(draw: st.DrawFn) -> tuple[int, int]:
-    k = draw(st.integers(2, 4))
-    p = draw(st.sampled_from([3, 5, 7] if k < 4 else [3, 5]))
-    return p, k
-
-
-@given(small_tasks(), st.integers(0, 2**32 - 1))
+@given(problems(max_p=7, max_examples=625), st.integers(0, 2**32 - 1))  # p <= 7; p <= 5 at k = 4
 @example((5, 2), 0)
 @settings(max_examples=15, deadline=None)
 def test_reduced_rows_are_the_shift_averaged_margins(task: tuple[int, int], seed: int) -> None:
@@ -233,3 +234,81 @@ def test_vertex_of_the_full_lp_on_orbit_columns_is_sparser_and_keeps_the_margin(
     g = gamma_star(p, k)
     assert g * (1 - GAP_RTOL) <= margin <= g * (1 + CROSS_RTOL)
     assert margin == pytest.approx(sparse.t, rel=1e-9)
+
+
+# --- the solver layer (constructions.convex.solvers): each status path, each with a control ---
+def _toy_sdp() -> cp.Problem:
+    A = np.random.default_rng(0).normal(size=(6, 6))
+    M = cp.Variable((6, 6), symmetric=True)
+    return cp.Problem(cp.Maximize(cp.trace((A + A.T) @ M)), [M >> 0, cp.trace(M) == 1])
+
+
+def test_inaccurate_cvxpy_answers_are_refused_unless_the_caller_makes_them_rigorous() -> None:
+    problem, cut_short = _toy_sdp(), {"SCS": {"max_iters": 20}}  # replaces SOLVER_OPTIONS
+    with pytest.raises(FourierCircuitsError, match="SCS: status optimal_inaccurate"):
+        solve(problem, ("SCS",), what="toy", options=cut_short)
+    info = solve(problem, ("SCS",), what="toy", options=cut_short, allow_inaccurate=True)
+    assert info.inaccurate and info.status == cp.OPTIMAL_INACCURATE
+    exact = solve(problem, ("SCS",), what="toy")  # the default tight options reach OPTIMAL
+    assert not exact.inaccurate and exact.status == cp.OPTIMAL
+
+
+def test_matrix_lp_optimal_only_with_its_duality_gap() -> None:
+    c, A_ub, b_ub = np.array([-1.0, -2.0]), np.array([[1.0, 1.0]]), np.array([3.0])
+    lp = solve_linprog(c, A_ub=A_ub, b_ub=b_ub, bounds=[(0, 2), (0, 2)], what="toy LP")
+    assert lp.proved_optimal and lp.x is not None and np.allclose(lp.x, [1, 2])
+    assert lp.objective == pytest.approx(-5) and lp.gap < 1e-12  # dual objective of marginals
+    with pytest.raises(FourierCircuitsError, match=r"toy LP: scipy linprog .* infeasible"):
+        solve_linprog(c, A_ub=A_ub, b_ub=[-1.0], bounds=[(0, 2), (0, 2)], what="toy LP")
+    with pytest.raises(FourierCircuitsError, match="unbounded"):
+        solve_linprog(c, bounds=[(0, None), (0, 2)], what="toy LP")
+
+
+def _knapsack(capacity: float) -> dict:
+    rng = np.random.default_rng(0)
+    weights = rng.integers(100, 1000, 60).astype(float)
+    return {
+        "c": -(weights + rng.integers(0, 10, 60)),
+        "A": weights[None],
+        "row_lower": np.array([-np.inf]),
+        "row_upper": np.array([capacity]),
+        "col_lower": np.zeros(60),
+        "col_upper": np.ones(60),
+        "integer": np.arange(60),
+        "what": "knapsack",
+    }
+
+
+def test_matrix_milp_status_paths() -> None:
+    model = _knapsack(15_000.0)
+    best = solve_milp(**model)
+    assert best.proved_optimal and best.x is not None and best.gap <= 1e-4  # mip_rel_gap
+    assert best.objective is not None and best.dual_bound <= best.objective
+    stop = {"options": {"mip_max_improving_sols": 1}}  # a limit hit with an incumbent
+    with pytest.raises(FourierCircuitsError, match="Solution limit reached"):
+        solve_milp(**model, **stop)
+    found = solve_milp(**model, **stop, accept=(LIMIT_FEASIBLE,))
+    assert found.outcome == LIMIT_FEASIBLE and not found.proved_optimal and found.x is not None
+    with pytest.raises(FourierCircuitsError, match="Time limit reached"):
+        solve_milp(**model, time_limit=0.0)
+    none = solve_milp(**model, time_limit=0.0, accept=(LIMIT_NONE, LIMIT_FEASIBLE))
+    assert none.outcome == LIMIT_NONE and none.x is None and none.objective is None
+    infeasible = {**_knapsack(15_000.0), "row_lower": np.array([1e6])}
+    with pytest.raises(FourierCircuitsError, match="status 'Infeasible'"):
+        solve_milp(**infeasible)  # a deliberately infeasible MILP raises, not a number
+    assert solve_milp(**infeasible, accept=(INFEASIBLE,)).x is None
+    with pytest.raises(FourierCircuitsError, match="threads"):
+        solve_milp(**model, options={"threads": 1})
+
+
+def test_sparsify_refuses_a_failed_lp(monkeypatch: pytest.MonkeyPatch) -> None:
+    """sparsify goes through solvers.solve_linprog: an LP that the solver reports failed (here
+    scipy's status 4, numerical trouble) raises naming solver and status instead of a network."""
+    import scipy.optimize
+    from scipy.optimize import OptimizeResult
+
+    neurons, _ = column_generation(3, 2, rng=np.random.default_rng(0)).support()
+    failed = OptimizeResult(status=4, message="numerical difficulties", x=None, fun=np.nan)
+    monkeypatch.setattr(scipy.optimize, "linprog", lambda *a, **kw: failed)
+    with pytest.raises(FourierCircuitsError, match=r"sparsify: .* status '4: numerical"):
+        sparsify(orbit_neurons(neurons, 3, 2), 3, 2)

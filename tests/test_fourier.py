@@ -7,8 +7,10 @@ import numpy as np
 import pytest
 from hypothesis import example, given, note, settings
 from hypothesis import strategies as st
+from strategies import seeds
 
 from fourier_circuits.constructions import DESIGNS, construct
+from fourier_circuits.testing import moduli, problems
 from fourier_circuits.theory import (
     FourierCircuitsError,
     PolyNet,
@@ -34,20 +36,12 @@ FFT_RTOL = 1e-12
 # and far below the 1 - 1e-9 of a trained or constructed network.
 RANDOM_MEDIAN_POWER_BOUND = 0.6
 
-seeds = st.integers(min_value=0, max_value=2**32 - 1)
-
-
-@st.composite
-def moduli(draw: st.DrawFn, min_p: int = 3, max_p: int = 25) -> int:
-    """Odd p in [min_p, max_p], prime or composite (9, 15, 21, 25)."""
-    return 2 * draw(st.integers(min_value=(min_p - 1) // 2, max_value=(max_p - 1) // 2)) + 1
-
-
-@st.composite
-def tasks(draw: st.DrawFn, min_p: int = 3, max_p: int = 13) -> tuple[int, int]:
-    """(p, k) with p odd in min_p..max_p (composite 9 included), k in 2..4; Fourier statistics
-    never enumerate D_p, so p^k is not bounded here beyond keeping widths small."""
-    return draw(moduli(min_p=min_p, max_p=max_p)), draw(st.integers(min_value=2, max_value=4))
+#: Odd p up to 25, prime or composite (9, 15, 21, 25).
+MAX_P = 25
+#: (p, k) with p odd in 3..13 (composite 9 included) and k in 2..4; Fourier statistics never
+#: enumerate D_p, so p^k is not bounded here (13^4 admits every such pair) beyond keeping widths
+#: small.
+TASKS = problems(max_p=13, max_examples=13**4)
 
 
 def test_dft_is_numpy_fft() -> None:
@@ -55,7 +49,7 @@ def test_dft_is_numpy_fft() -> None:
     np.testing.assert_array_equal(dft(u), np.fft.fft(u, axis=-1))
 
 
-@given(moduli(), seeds)
+@given(moduli(max_p=MAX_P), seeds)
 @example(7, 0)
 @example(9, 1)
 def test_dft_matches_definition(p: int, seed: int) -> None:
@@ -67,7 +61,7 @@ def test_dft_matches_definition(p: int, seed: int) -> None:
     np.testing.assert_allclose(dft(u), direct, rtol=0, atol=FFT_RTOL * p * np.abs(u).max())
 
 
-@given(moduli(), seeds)
+@given(moduli(max_p=MAX_P), seeds)
 def test_plancherel(p: int, seed: int) -> None:
     """sum_j |u^(j)|^2 = p ||u||^2, and the one-sided spectrum keeps all of it."""
     u = np.random.default_rng(seed).standard_normal((4, p))
@@ -77,7 +71,7 @@ def test_plancherel(p: int, seed: int) -> None:
     np.testing.assert_allclose(one_sided_power(u).sum(axis=-1), energy, rtol=FFT_RTOL)
 
 
-@given(moduli(), seeds)
+@given(moduli(max_p=MAX_P), seeds)
 def test_one_sided_power_folds_plus_minus_zeta(p: int, seed: int) -> None:
     u = np.random.default_rng(seed).standard_normal(p)
     full = np.abs(np.fft.fft(u)) ** 2
@@ -90,7 +84,7 @@ def test_one_sided_power_folds_plus_minus_zeta(p: int, seed: int) -> None:
 
 
 @given(
-    moduli(),
+    moduli(max_p=MAX_P),
     st.data(),
     st.floats(min_value=0.1, max_value=10.0),
     st.floats(min_value=-np.pi + 1e-3, max_value=np.pi),
@@ -113,7 +107,7 @@ def test_cosine_dft_has_amplitude_and_phase(
     np.testing.assert_allclose(s.phases[0], phi, atol=FFT_RTOL * 10)
 
 
-@given(moduli(min_p=5), st.data(), st.floats(min_value=0.0, max_value=1.0))
+@given(moduli(min_p=5, max_p=MAX_P), st.data(), st.floats(min_value=0.0, max_value=1.0))
 def test_two_cosines_share_their_power(p: int, data: st.DataObject, t: float) -> None:
     """max normalized power of a cos(zeta) + b cos(zeta') is max(a^2, b^2) / (a^2 + b^2)."""
     h = (p - 1) // 2
@@ -138,7 +132,7 @@ def test_wrap_phase_range() -> None:
 # --- Theorem 4.1 (ii)-(iii) on the analytic constructions ------------------------------------
 
 
-@given(tasks(), st.sampled_from(sorted(DESIGNS)))
+@given(TASKS, st.sampled_from(sorted(DESIGNS)))
 @example((7, 3), "paper")
 @example((9, 3), "lattice")
 @example((5, 4), "grid3")
@@ -160,7 +154,7 @@ def test_construction_neurons_are_single_frequency(task: tuple[int, int], design
     assert summary.n_active == net.m
 
 
-@given(tasks(), st.sampled_from(sorted(DESIGNS)))
+@given(TASKS, st.sampled_from(sorted(DESIGNS)))
 @example((9, 2), "paper")
 @settings(deadline=None)
 def test_construction_covers_every_frequency(task: tuple[int, int], design: str) -> None:
@@ -176,7 +170,7 @@ def test_construction_covers_every_frequency(task: tuple[int, int], design: str)
     assert summary.neurons_per_frequency == (0, *([n_per] * ((p - 1) // 2)))
 
 
-@given(tasks(), st.sampled_from(sorted(DESIGNS)))
+@given(TASKS, st.sampled_from(sorted(DESIGNS)))
 @settings(deadline=None)
 def test_construction_phase_sums_vanish(task: tuple[int, int], design: str) -> None:
     """Theorem 4.1 (ii): phi_1 + ... + phi_k = phi_w at the neuron's frequency."""
@@ -201,7 +195,8 @@ def test_construction_phases_are_the_designs() -> None:
 # --- negative controls -----------------------------------------------------------------------
 
 
-@given(tasks(min_p=5), st.data())  # p = 3 has one frequency: dropping it leaves no network
+# p = 3 has one frequency: dropping it leaves no network
+@given(problems(min_p=5, max_p=13, max_examples=13**4), st.data())
 @settings(deadline=None)
 def test_dropped_frequency_is_reported_missing(task: tuple[int, int], data: st.DataObject) -> None:
     p, k = task
@@ -219,7 +214,7 @@ def test_dropped_frequency_is_reported_missing(task: tuple[int, int], data: st.D
     assert summary.all_single_frequency and summary.phase_sums_vanish
 
 
-@given(tasks(), seeds, st.floats(min_value=1e-4, max_value=np.pi))
+@given(TASKS, seeds, st.floats(min_value=1e-4, max_value=np.pi))
 @example((7, 3), 0, 1e-4)
 @settings(deadline=None)
 def test_broken_phase_sum_shows_residual(task: tuple[int, int], seed: int, delta: float) -> None:
@@ -245,7 +240,7 @@ def test_broken_phase_sum_shows_residual(task: tuple[int, int], seed: int, delta
     assert summary.all_single_frequency and summary.min_amplitude_balance >= 1 - 1e-12
 
 
-@given(tasks(), seeds)
+@given(TASKS, seeds)
 @settings(deadline=None)
 def test_unbalanced_amplitude_is_seen(task: tuple[int, int], seed: int) -> None:
     p, k = task
@@ -257,7 +252,7 @@ def test_unbalanced_amplitude_is_seen(task: tuple[int, int], seed: int) -> None:
     assert summary.min_amplitude_balance == pytest.approx(0.5, rel=1e-12)
 
 
-@given(moduli(min_p=7), st.integers(min_value=2, max_value=4), seeds)
+@given(moduli(min_p=7, max_p=MAX_P), st.integers(min_value=2, max_value=4), seeds)
 @example(7, 2, 0)
 @settings(deadline=None)
 def test_random_networks_are_not_single_frequency(p: int, k: int, seed: int) -> None:

@@ -9,9 +9,10 @@ from hypothesis import example, given, note, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 from naive import logit_roundoff, naive_logits, naive_margins
-from strategies import networks, odd_p_and_k, seeds
+from strategies import gaussian_networks, seeds
 
 from fourier_circuits.constructions import construct
+from fourier_circuits.testing import problems
 from fourier_circuits.theory import (
     FourierCircuitsError,
     PolyNet,
@@ -30,7 +31,7 @@ from fourier_circuits.theory import (
 )
 from fourier_circuits.theory.tolerances import MARGIN_RTOL, TIE_RTOL
 
-small_networks = networks(odd_p_and_k(max_examples=1500), max_width=48)
+small_networks = gaussian_networks(problems(max_examples=1500), max_width=48)
 
 
 def naive_report(net: PolyNet) -> dict[str, np.ndarray | float]:
@@ -163,7 +164,7 @@ def test_zero_network_has_no_normalized_margin() -> None:
 
 
 @settings(max_examples=10)
-@given(odd_p_and_k(max_examples=3000), st.sampled_from(["paper", "grid3", "lattice"]))
+@given(problems(max_examples=3000), st.sampled_from(["paper", "grid3", "lattice"]))
 @example((5, 2), "paper")
 def test_construction_satisfies_condition_3_8_and_the_certificate(
     pk: tuple[int, int], design: str
@@ -177,7 +178,7 @@ def test_construction_satisfies_condition_3_8_and_the_certificate(
 
 
 @settings(max_examples=15)
-@given(networks(odd_p_and_k(max_examples=1000, min_p=5), min_width=2, max_width=32))
+@given(gaussian_networks(problems(max_examples=1000, min_p=5), min_width=2, max_width=32))
 def test_random_networks_fail_the_certificate(net: PolyNet) -> None:
     """Negative control: a random network has spread-out margins and untied wrong labels."""
     report = margin_report(net)

@@ -17,9 +17,11 @@ import pytest
 from hypothesis import HealthCheck, example, given, note, settings
 from hypothesis import strategies as st
 from naive import EPS, logit_roundoff, naive_hidden, naive_logits, naive_norm
-from strategies import chunk_sizes, inputs_for, networks, odd_p_and_k, seeds
+from strategies import chunk_sizes, gaussian_networks, seeds
 
 from fourier_circuits.constructions import construct
+from fourier_circuits.testing import inputs as input_batches
+from fourier_circuits.testing import problems
 from fourier_circuits.theory import FourierCircuitsError, PolyNet, Task, all_inputs, labels
 
 # Relative agreement for norms: a sum of (k+2) p m squares and one root, each exact to a few eps;
@@ -29,7 +31,7 @@ NORM_RTOL = 1e-12
 # Homogeneity and permutation compare two float64 evaluations of the same sum; their difference is
 # bounded per logit by naive.logit_roundoff, which already holds the factor 2 for two evaluations.
 
-small_networks = networks(odd_p_and_k(max_examples=1500), max_width=48)
+small_networks = gaussian_networks(problems(max_examples=1500), max_width=48)
 
 
 def assert_logits_close(net: PolyNet, inputs: Any, got: np.ndarray, want: np.ndarray) -> None:
@@ -45,7 +47,7 @@ def assert_logits_close(net: PolyNet, inputs: Any, got: np.ndarray, want: np.nda
 @settings(max_examples=40)
 @given(small_networks, st.data())
 def test_logits_equal_the_one_hot_definition(net: PolyNet, data: st.DataObject) -> None:
-    a = data.draw(inputs_for(net.p, net.k), label="inputs")
+    a = data.draw(input_batches(net.p, net.k), label="inputs")
     assert_logits_close(net, a, net.logits(a), naive_logits(net, a))
     # z is a sum of k entries of U: two summation orders differ by at most
     # 2 (k - 1) eps sum_j |U[i, j, a_j]| <= 2 (k - 1) k eps max|U|
@@ -157,7 +159,7 @@ def test_homogeneity_scales_logits_by_alpha_to_the_k_plus_1(
     net: PolyNet, alpha: float, data: st.DataObject
 ) -> None:
     """f(alpha theta) = alpha^(k+1) f(theta) (Section 3) and ||alpha theta|| = alpha ||theta||."""
-    a = data.draw(inputs_for(net.p, net.k), label="inputs")
+    a = data.draw(input_batches(net.p, net.k), label="inputs")
     scaled = net.scaled(alpha)
     # scaling the weights rounds each once (relative eps), which the (m + ...) bound absorbs
     bound = logit_roundoff(scaled, a) + alpha ** (net.k + 1) * logit_roundoff(net, a)
@@ -171,7 +173,7 @@ def test_homogeneity_scales_logits_by_alpha_to_the_k_plus_1(
 def test_logits_are_invariant_under_permuting_neurons(
     net: PolyNet, seed: int, data: st.DataObject
 ) -> None:
-    a = data.draw(inputs_for(net.p, net.k), label="inputs")
+    a = data.draw(input_batches(net.p, net.k), label="inputs")
     perm = np.random.default_rng(seed).permutation(net.m)
     shuffled = net.select(perm)
     assert_logits_close(net, a, shuffled.logits(a), net.logits(a))
@@ -482,7 +484,7 @@ def test_meta_that_is_not_json_is_refused_before_writing(tmp_path: Path) -> None
 
 @example(pk=(3, 2))
 @settings(max_examples=5)
-@given(odd_p_and_k(max_examples=500))
+@given(problems(max_examples=500))
 def test_task_of_a_network(pk: tuple[int, int]) -> None:
     p, k = pk
     net = PolyNet(np.ones((3, k, p)), np.ones((3, p)))

@@ -11,8 +11,10 @@ import pytest
 import sympy as sp
 from hypothesis import example, given, note, settings
 from hypothesis import strategies as st
+from strategies import seeds
 
 from fourier_circuits.constructions import DESIGNS, construct
+from fourier_circuits.testing import problems
 from fourier_circuits.theory import (
     FourierCircuitsError,
     PolyNet,
@@ -44,18 +46,8 @@ ROUTE_RTOL = 1e-10
 # two orders of magnitude and still rejects any misaligned neuron (which loses >= 1e-12 of J).
 OPTIMISER_STRUCTURE_TOL = 1e-6
 
-seeds = st.integers(min_value=0, max_value=2**32 - 1)
-
-
-@st.composite
-def small_tasks(
-    draw: st.DrawFn, min_p: int = 3, max_p: int = 13, max_examples: int = MAX_EXAMPLES
-) -> tuple[int, int]:
-    """(p, k): p odd in min_p..max_p (composite 9 included), k in 2..4, p^k <= max_examples."""
-    k = draw(st.integers(min_value=2, max_value=4))
-    largest = max(p for p in range(min_p, max_p + 1, 2) if p**k <= max_examples)
-    p = 2 * draw(st.integers(min_value=(min_p - 1) // 2, max_value=(largest - 1) // 2)) + 1
-    return p, k
+#: (p, k): p odd in 3..13 (composite 9 included), k in 2..4, p^k <= MAX_EXAMPLES.
+TASKS = problems(max_p=13, max_examples=MAX_EXAMPLES)
 
 
 def random_neuron(p: int, k: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -73,7 +65,7 @@ def scale_of(u: np.ndarray, w: np.ndarray) -> float:
 # --- Lemma F.5-F.7: three forms of the same objective ------------------------------------------
 
 
-@given(small_tasks(), seeds)
+@given(TASKS, seeds)
 @example((5, 2), 0)
 @example((7, 3), 0)
 @example((5, 4), 0)
@@ -90,7 +82,7 @@ def test_fourier_objective_equals_direct(task: tuple[int, int], seed: int) -> No
     assert fourier == pytest.approx(direct, rel=0, abs=ROUTE_RTOL * scale_of(u, w))
 
 
-@given(small_tasks(), seeds)
+@given(TASKS, seeds)
 @example((7, 3), 0)
 @settings(deadline=None)
 def test_eta_form_equals_direct(task: tuple[int, int], seed: int) -> None:
@@ -104,7 +96,7 @@ def test_eta_form_equals_direct(task: tuple[int, int], seed: int) -> None:
     )
 
 
-@given(small_tasks(max_examples=1000), seeds)
+@given(problems(max_p=13, max_examples=1000), seeds)
 @settings(deadline=None, max_examples=20)
 def test_direct_objective_is_the_networks_class_weighted_margin(
     task: tuple[int, int], seed: int
@@ -130,7 +122,7 @@ def unconjugated_form(u: np.ndarray, w: np.ndarray) -> float:
     return math.factorial(k) / ((p - 1) * p**k) * float(np.real(total))
 
 
-@given(small_tasks(), seeds)
+@given(TASKS, seeds)
 @example((5, 2), 0)
 @settings(deadline=None)
 def test_unconjugated_fourier_form_disagrees(task: tuple[int, int], seed: int) -> None:
@@ -160,7 +152,7 @@ def test_network_objective_of_construction_is_gamma_star() -> None:
 # --- Lemma F.8: the maximum is gamma*, at single-frequency cosines -----------------------------
 
 
-@given(small_tasks(), seeds, st.floats(min_value=0.0, max_value=1.0))
+@given(TASKS, seeds, st.floats(min_value=0.0, max_value=1.0))
 @example((5, 2), 0, 0.0)
 @example((7, 3), 0, 0.01)
 @settings(deadline=None)
@@ -179,7 +171,7 @@ def test_single_neuron_objective_never_exceeds_gamma_star(
     assert value <= gamma_star(p, k) * (1 + MARGIN_RTOL)
 
 
-@given(small_tasks(), st.data())
+@given(TASKS, st.data())
 @example((5, 2), None)
 @example((9, 3), None)
 @settings(deadline=None)
@@ -201,7 +193,7 @@ def test_optimal_neuron_attains_gamma_star(
     assert summary.neurons_per_frequency[zeta] == 1
 
 
-@given(small_tasks(max_p=13, max_examples=20_000), st.data())
+@given(problems(max_p=13, max_examples=20_000), st.data())
 @example((5, 2), None)
 @example((7, 3), None)
 @example((5, 4), None)
@@ -229,7 +221,7 @@ def test_broken_phase_sum_scales_objective_by_cosine() -> None:
         )
 
 
-@given(small_tasks(min_p=5), st.data())  # p = 3 has a single frequency
+@given(problems(min_p=5, max_p=13, max_examples=MAX_EXAMPLES), st.data())  # p = 3: one frequency
 @settings(deadline=None)
 def test_splitting_across_frequencies_loses_factor(
     task: tuple[int, int], data: st.DataObject

@@ -12,8 +12,8 @@ import sympy as sp
 from hypothesis import example, given, note, settings
 from hypothesis import strategies as st
 from naive import lexicographic_inputs
-from strategies import odd_p_and_k
 
+from fourier_circuits.testing import problems
 from fourier_circuits.theory import (
     FourierCircuitsError,
     Task,
@@ -89,7 +89,7 @@ def test_is_prime_agrees_with_sympy(n: int) -> None:
     assert is_prime(n) == bool(sp.isprime(n))
 
 
-@given(odd_p_and_k(max_examples=10**9, max_k=8))
+@given(problems(max_examples=10**9, max_k=8))
 def test_task_sizes_and_frequencies(pk: tuple[int, int]) -> None:
     p, k = pk
     task = Task(p, k)
@@ -102,7 +102,7 @@ def test_task_sizes_and_frequencies(pk: tuple[int, int]) -> None:
 # --- D_p and its labels -------------------------------------------------------------------------
 
 
-@given(odd_p_and_k(max_examples=3000))
+@given(problems(max_examples=3000))
 @example((9, 3))
 @example((15, 2))
 def test_all_inputs_is_d_p_in_lexicographic_order_with_correct_labels(pk: tuple[int, int]) -> None:
@@ -115,7 +115,7 @@ def test_all_inputs_is_d_p_in_lexicographic_order_with_correct_labels(pk: tuple[
     assert labels(a, p).tolist() == expected
 
 
-@given(odd_p_and_k(max_examples=3000), st.data())
+@given(problems(max_examples=3000), st.data())
 def test_inputs_at_is_a_slice_of_d_p(pk: tuple[int, int], data: st.DataObject) -> None:
     p, k = pk
     task = Task(p, k)
@@ -133,7 +133,7 @@ def test_inputs_at_refuses_a_range_outside_d_p(start: int, stop: int) -> None:
 # --- chunking -----------------------------------------------------------------------------------
 
 
-@given(odd_p_and_k(max_examples=3000), st.integers(min_value=1, max_value=4000) | st.none())
+@given(problems(max_examples=3000), st.integers(min_value=1, max_value=4000) | st.none())
 def test_iter_chunks_covers_d_p_in_order(pk: tuple[int, int], rows: int | None) -> None:
     p, k = pk
     task = Task(p, k)
@@ -147,7 +147,7 @@ def test_iter_chunks_covers_d_p_in_order(pk: tuple[int, int], rows: int | None) 
     np.testing.assert_array_equal(np.concatenate([b for _, b in chunks]), all_inputs(task))
 
 
-@given(odd_p_and_k(max_examples=10**7, max_k=6), st.integers(min_value=1, max_value=10**6))
+@given(problems(max_examples=10**7, max_k=6), st.integers(min_value=1, max_value=10**6))
 def test_default_chunk_rows_is_whole_prefixes(pk: tuple[int, int], width: int) -> None:
     task = Task(*pk)
     rows = default_chunk_rows(task, width)
@@ -206,7 +206,7 @@ def test_all_inputs_refuses_an_array_that_does_not_fit() -> None:
 
 
 @settings(max_examples=20)
-@given(odd_p_and_k(max_examples=3000), st.integers(min_value=-50, max_value=50))
+@given(problems(max_examples=3000), st.integers(min_value=-50, max_value=50))
 def test_labels_are_the_sum_mod_p(pk: tuple[int, int], shift: int) -> None:
     p, k = pk
     a = all_inputs(Task(p, k))
