@@ -17,6 +17,7 @@ import sys
 from collections.abc import Iterator
 
 from fourier_circuits.constructions.convex.bracket import EXPLICIT_MAX_EXAMPLES, bracket
+from fourier_circuits.constructions.convex.bracket_even import bracket_even
 from fourier_circuits.experiments.outcome import Outcome, fmt
 from fourier_circuits.experiments.provenance import provenance, require_writable_file
 from fourier_circuits.theory import FourierCircuitsError, Task
@@ -95,6 +96,24 @@ def _progress(iteration: int, t: float, best: float, columns: int) -> None:
     )
 
 
+def _run_even(args: argparse.Namespace) -> Outcome:
+    """Even p: constructions.convex.bracket_even against theory.even_p's closed form (same keys
+    as at odd p; gamma_star is the even-p closed form, `paper_formula` the odd one)."""
+    refused = [flag for flag, on in (("--save", args.save), ("--sparsify", args.sparsify)) if on]
+    if args.method != "reduced":
+        refused.append(f"--method {args.method}")
+    if refused:
+        raise FourierCircuitsError(
+            f"p={args.p} is even: {', '.join(refused)} not available (the even-p route brackets "
+            "gamma* only; docs/even-p.md)"
+        )
+    with _stdout_to_stderr():
+        result = bracket_even(args.p, args.k, seed=args.seed, starts=args.starts)
+    data = result.as_dict()
+    rows = [(key, fmt(value)) for key, value in data.items() if key != "upper_bounds"]
+    return Outcome(data, rows, list(result.failures))
+
+
 def run(args: argparse.Namespace) -> Outcome:
     if args.min_width:
         from fourier_circuits.experiments import cmd_min_width
@@ -104,10 +123,7 @@ def run(args: argparse.Namespace) -> Outcome:
     if args.p is None:
         raise FourierCircuitsError("--p is required (unless --min-width)")
     if args.p % 2 == 0:  # the paper's theory needs odd p; this toolkit derives the even case
-        from fourier_circuits.experiments import solve_even
-
-        with _stdout_to_stderr():
-            return solve_even.run(args)
+        return _run_even(args)
     task = Task(args.p, args.k)
     save = require_writable_file(args.save) if args.save else None
     if save is not None and args.method == "reduced" and task.n_examples > EXPLICIT_MAX_EXAMPLES:

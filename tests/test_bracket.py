@@ -5,12 +5,14 @@ with the network built and measured by brute force."""
 from __future__ import annotations
 
 import json
+import re
 
 import numpy as np
 import pytest
 
 from fourier_circuits.constructions.convex import column_generation, orbit_network
 from fourier_circuits.constructions.convex.bracket import Bracket, bracket, orbit_margin
+from fourier_circuits.constructions.convex.bracket_even import EvenBracket, bracket_even
 from fourier_circuits.experiments.cli import main
 from fourier_circuits.theory import FourierCircuitsError, gamma_star, margin_report
 
@@ -61,3 +63,30 @@ def test_bad_arguments_are_refused_before_any_solve(kwargs: dict, message: str) 
     args = {"p": 5, "k": 2, **kwargs}
     with pytest.raises(FourierCircuitsError, match=message.replace("(", r"\(")):
         bracket(args.pop("p"), args.pop("k"), **args)
+
+
+def test_even_p_the_command_line_prints_the_even_brackets_serialisation(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    result = bracket_even(4, 2, seed=2)
+    assert isinstance(result, EvenBracket) and result.holds
+    assert result.lower_bound <= result.gamma_star <= result.upper_bound
+    assert result.paper_formula_below_lower_bound  # the paper's formula is not the maximum
+    assert main(["solve", "--p", "4", "--k", "2", "--seed", "2", "--json"]) == 0
+    printed = json.loads(capsys.readouterr().out)
+    expected = result.as_dict()
+    assert printed.pop("seconds") > 0 and expected.pop("seconds") > 0
+    assert printed == expected
+
+
+@pytest.mark.parametrize(
+    ("p", "k", "message"),
+    [
+        (5, 2, "p=5 must be an even integer"),
+        (4, 10**12, "p^k <= 4096"),  # refused at once, without computing 4^(10^12)
+        (2.0, 2, "p=2.0 must be an even integer"),
+    ],
+)
+def test_even_bracket_refuses_what_it_cannot_do(p: object, k: int, message: str) -> None:
+    with pytest.raises(FourierCircuitsError, match=re.escape(message)):
+        bracket_even(p, k)  # type: ignore[arg-type]
