@@ -21,13 +21,22 @@ from __future__ import annotations
 
 import itertools
 import math
-import time
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import cvxpy as cp
-import highspy
 import numpy as np
+import scipy.sparse as sp
 
+from fourier_circuits.constructions.convex.solvers import (
+    INFEASIBLE,
+    LIMIT_FEASIBLE,
+    LIMIT_NONE,
+    OPTIMAL,
+    solve,
+    solve_milp,
+)
 from fourier_circuits.constructions.designs import PhaseDesign
 from fourier_circuits.constructions.exact import _expansion, unwanted_characters
 from fourier_circuits.theory import (
@@ -95,6 +104,7 @@ class LowerBound:
     value: int
     method: str
     raw: float  # F(0) / F_0 before rounding up
+    solver_status: str | None = None  # the SDP solver's status (None: no solver involved)
 
 
 def orthogonal_characters(k: int) -> tuple[tuple[int, ...], ...]:
@@ -119,17 +129,41 @@ def clique_lower_bound(k: int, chars: tuple[tuple[int, ...], ...] | None = None)
     return LowerBound(k, len(A), "clique of characters with unwanted differences", float(len(A)))
 
 
-def sdp_lower_bound(k: int, *, solver: str = "CLARABEL") -> LowerBound:
+def sdp_lower_bound(
+    k: int, *, solver: str = "CLARABEL", solver_options: Mapping[str, Any] | None = None
+) -> LowerBound:
     """Delsarte's bound with F = g* M g, g = (e^{i a.t})_{a in V u {0}}, M >= 0 (module docstring):
     maximise F(0) = 1'M1 subject to tr M = F_0 = 1 and sum_{a-b=u} M_ab = 0 for u not in V u {0}.
 
     The solver's M is made rigorous: F~ = F - sum_bad r_u e^{iu.t} + delta with residuals r_u and
     delta = |A| max(0, -lambda_min(M)) + sum |r_u| + SDP_PAD satisfies F~ >= 0 (F >= lambda_min
     |g|^2 = lambda_min |A|) and has spectrum in V u {0}; the bound is F~(0) / F~_0, rounded up
-    after subtracting SDP_PAD (N is an integer)."""
+    after subtracting SDP_PAD (N is an integer). This holds for any symmetric M, so an answer the
+    solver reports OPTIMAL_INACCURATE is used too, labelled in `method` and `solver_status`.
+    `solver_options` go to the solver (default: none, the solver's own tolerances)."""
     k = validate_k(k)
     if k > SDP_MAX_K:
         raise FourierCircuitsError(f"sdp_lower_bound: k={k} > {SDP_MAX_K} is too large here")
+    n, bad = _outside_entries(k)
+    M = cp.Variable((n, n), symmetric=True)
+    flat = cp.vec(M, order="C")
+    cons = [M >> 0, cp.trace(M) == 1] + [cp.sum(flat[idx]) == 0 for idx in bad]
+    problem = cp.Problem(cp.Maximize(cp.sum(M)), cons)
+    what = f"sdp_lower_bound(k={k})"
+    options = {solver: dict(solver_options or {})}
+    info = solve(problem, (solver,), what=what, options=options, allow_inaccurate=True)
+    if M.value is None or not np.all(np.isfinite(M.value)):
+        raise FourierCircuitsError(f"{what}: {solver} returned {info.status} without a usable M")
+    raw = delsarte_ratio(M.value, k)
+    method = f"Delsarte SDP over V u {{0}} ({solver})"
+    if info.inaccurate:
+        method += f", solver status {info.status}: bound recomputed from the post-processed F"
+    return LowerBound(k, math.ceil(raw - SDP_PAD), method, raw, info.status)
+
+
+def _outside_entries(k: int) -> tuple[int, list[list[int]]]:
+    """n = |V u {0}| and, per u outside V u {0}, the flat indices i n + j with a_i - a_j = u
+    (a_0 = 0, then V sorted): the entries of M that make up F's coefficient F_u."""
     V = set(unwanted_characters(k))
     A = [(0,) * k, *sorted(V)]
     n = len(A)
@@ -139,20 +173,22 @@ def sdp_lower_bound(k: int, *, solver: str = "CLARABEL") -> LowerBound:
         u = tuple(int(c) for c in diff[i, j])
         if any(u) and u not in V:
             bad.setdefault(u, []).append(i * n + j)
-    M = cp.Variable((n, n), symmetric=True)
-    flat = cp.vec(M, order="C")
-    cons = [M >> 0, cp.trace(M) == 1] + [cp.sum(flat[idx]) == 0 for idx in bad.values()]
-    problem = cp.Problem(cp.Maximize(cp.sum(M)), cons)
-    problem.solve(solver=solver)
-    if problem.status not in (cp.OPTIMAL, cp.OPTIMAL_INACCURATE) or M.value is None:
-        raise FourierCircuitsError(f"sdp_lower_bound(k={k}): {solver} returned {problem.status}")
-    Mv = (M.value + M.value.T) / 2
+    return n, list(bad.values())
+
+
+def delsarte_ratio(M: FloatArray, k: int) -> float:
+    """F~(0) / F~_0 for F = g* M g made exactly feasible (sdp_lower_bound), for any (n, n) M:
+    M symmetrised, the coefficients r_u outside V u {0} subtracted, and delta = n max(0,
+    -lambda_min) + sum |r_u| + SDP_PAD added, so F~ >= SDP_PAD > 0 with spectrum in V u {0}."""
+    n, bad = _outside_entries(validate_k(k))
+    if np.shape(M) != (n, n) or not np.all(np.isfinite(M)):
+        raise FourierCircuitsError(f"M must be a finite ({n}, {n}) matrix for k={k}")
+    Mv = (M + M.T) / 2
     lam = float(np.linalg.eigvalsh(Mv)[0])
-    residuals = [float(Mv.ravel()[idx].sum()) for idx in bad.values()]
+    residuals = [float(Mv.ravel()[idx].sum()) for idx in bad]
     delta = n * max(0.0, -lam) + sum(abs(r) for r in residuals) + SDP_PAD
     f0 = float(Mv.sum()) - sum(residuals) + delta
-    raw = f0 / (float(np.trace(Mv)) + delta)
-    return LowerBound(k, math.ceil(raw - SDP_PAD), f"Delsarte SDP over V u {{0}} ({solver})", raw)
+    return f0 / (float(np.trace(Mv)) + delta)
 
 
 # --- searching for designs -------------------------------------------------------------------
@@ -190,7 +226,10 @@ def character_rows(k: int, L: int, p: int | None = None) -> tuple[FloatArray, In
 
 @dataclass(frozen=True)
 class DesignSearch:
-    """A HiGHS MILP: minimise the support of w >= 0 on Z_L^k, sum w = 1, character rows = 0."""
+    """A HiGHS MILP: minimise the support of w >= 0 on Z_L^k, sum w = 1, character rows = 0.
+
+    status is HiGHS's own ("Optimal", "Infeasible", "Time limit reached"); outcome says what it
+    means here, and proved_optimal is True only when no design on the grid has fewer points."""
 
     k: int
     L: int
@@ -201,55 +240,80 @@ class DesignSearch:
     points: tuple[tuple[int, ...], ...]
     weights: tuple[float, ...]
     seconds: float
+    outcome: str  # "optimal (proved) ...", "infeasible ...", "...: best found, not proved optimal"
+    proved_optimal: bool
 
 
 def search_design(
     k: int, L: int, *, p: int | None = None, time_limit: float = 30.0, max_size: int | None = None
 ) -> DesignSearch:
     """Smallest-support weighted design on the grid Z_L^k (one point fixed at 0: designs may be
-    shifted, mu^(v) only changes by a phase). Binary z_x >= w_x marks the support."""
+    shifted, mu^(v) only changes by a phase). Binary z_x >= w_x marks the support.
+
+    Solved by solvers.solve_milp, which accepts besides an optimum only a proved infeasibility (no
+    design, or none with at most max_size points) and a stop at time_limit, labelled as such: "best
+    found, not proved optimal" or "no design found within the limit"; other statuses raise."""
     R, X = character_rows(k, L, p)
     n = len(X)
-    h = highspy.Highs()
-    h.setOptionValue("output_flag", False)
-    h.setOptionValue("time_limit", float(time_limit))
-    # No "threads" option: HiGHS refuses it (and run() then returns an error) once its global
-    # scheduler has started with another count, e.g. after cvxpy's HiGHS LPs in the same process.
-    inf = highspy.kHighsInf
-    h.addVars(2 * n, np.zeros(2 * n), np.ones(2 * n))  # w (n), then z (n)
-    h.changeColsCost(2 * n, np.arange(2 * n), np.r_[np.zeros(n), np.ones(n)])
-    h.changeColsIntegrality(n, np.arange(n, 2 * n), np.array([highspy.HighsVarType.kInteger] * n))
-    h.changeColBounds(n, 1.0, 1.0)  # the point 0 is in the support
-    for r in R:
-        nz = np.flatnonzero(r)
-        h.addRow(0.0, 0.0, len(nz), nz, r[nz])
-    h.addRow(1.0, 1.0, n, np.arange(n), np.ones(n))
-    for i in range(n):
-        h.addRow(-inf, 0.0, 2, np.array([i, n + i]), np.array([1.0, -1.0]))  # w_i <= z_i
+    inf = math.inf
+    eye = sp.identity(n, format="csr")
+    blocks = [
+        [sp.csr_array(R), None],  # character rows: = 0
+        [sp.csr_array(np.ones((1, n))), None],  # sum w = 1
+        [eye, -eye],  # w_i - z_i <= 0
+    ]
+    lower = [np.zeros(len(R)), np.ones(1), np.full(n, -inf)]
+    upper = [np.zeros(len(R)), np.ones(1), np.zeros(n)]
     if max_size is not None:
-        h.addRow(-inf, float(max_size), n, np.arange(n, 2 * n), np.ones(n))
-    start = time.perf_counter()
-    run_status = h.run()
-    seconds = time.perf_counter() - start
-    if run_status == highspy.HighsStatus.kError:
-        raise FourierCircuitsError(
-            f"HiGHS failed on the design search (k={k}, L={L}): status "
-            f"{h.modelStatusToString(h.getModelStatus())}"
-        )
-    status = h.modelStatusToString(h.getModelStatus())
-    info = h.getInfo()
-    w = np.array(h.getSolution().col_value[:n]) if info.primal_solution_status else np.zeros(n)
+        blocks.append([None, sp.csr_array(np.ones((1, n)))])
+        lower.append(np.full(1, -inf))
+        upper.append(np.full(1, float(max_size)))
+    col_upper = np.ones(2 * n)
+    col_lower = np.zeros(2 * n)
+    col_lower[n] = 1.0  # z of the point 0: it is in the support
+    found = solve_milp(
+        np.r_[np.zeros(n), np.ones(n)],  # minimise sum z (w (n), then z (n))
+        sp.csr_array(sp.bmat(blocks, format="csr")),
+        np.concatenate(lower),
+        np.concatenate(upper),
+        col_lower,
+        col_upper,
+        np.arange(n, 2 * n),
+        time_limit=time_limit,
+        what=f"design search (k={k}, L={L}, p={p})",
+        accept=(INFEASIBLE, LIMIT_FEASIBLE, LIMIT_NONE),
+    )
+    w = found.x[:n] if found.x is not None else np.zeros(n)
     support = np.flatnonzero(w > 1e-9)
+    size = len(support) if len(support) else None
+    # the objective is an integer: HiGHS's "Optimal" (gap <= mip_rel_gap) proves it once the dual
+    # bound rounds up to it
+    proved = found.outcome == OPTIMAL and size is not None
+    proved = proved and math.ceil(found.dual_bound - 1e-6) >= (size or 0)
+    if proved:
+        outcome = "optimal (proved): no design on this grid has fewer points"
+    elif found.outcome == INFEASIBLE:
+        cap = "" if max_size is None else f" with at most {max_size} points"
+        outcome = f"infeasible: no design on this grid{cap}"
+    elif size is None:
+        outcome = f"{found.status}: no design found within the limit"
+    else:
+        outcome = (
+            f"{found.status}: best found ({size} points), not proved optimal "
+            f"(dual bound {found.dual_bound:.6g})"
+        )
     return DesignSearch(
         k=k,
         L=L,
         p=p,
-        status=status,
-        size=len(support) if len(support) else None,
-        dual_bound=float(info.mip_dual_bound),
+        status=found.status,
+        size=size,
+        dual_bound=found.dual_bound,
         points=tuple(tuple(int(c) for c in X[i]) for i in support),
         weights=tuple(float(w[i]) for i in support),
-        seconds=seconds,
+        seconds=found.seconds,
+        outcome=outcome,
+        proved_optimal=proved,
     )
 
 

@@ -16,10 +16,12 @@ from fourier_circuits.constructions import (
     get_design,
     prove_design,
 )
+from fourier_circuits.constructions.exact import unwanted_characters
 from fourier_circuits.constructions.min_width import (
     ALIASED_DESIGNS,
     character_rows,
     clique_lower_bound,
+    delsarte_ratio,
     frequency_collisions,
     orthogonal_characters,
     sdp_lower_bound,
@@ -68,6 +70,32 @@ def test_delsarte_identity_holds_on_designs() -> None:
 def test_sdp_bound_k2_is_six_and_sharp() -> None:
     bound = sdp_lower_bound(2)
     assert bound.value == 6 == get_design("lattice", 2).size  # N_min(2) = 6 exactly
+    assert bound.solver_status == "optimal" and "post-processed" not in bound.method
+
+
+def test_inaccurate_sdp_is_labelled_and_still_a_valid_bound() -> None:
+    """SCS cut to 20 iterations answers OPTIMAL_INACCURATE: the bound is recomputed from the
+    post-processed F, so it stays valid (<= 6, the lattice's size) and says so; an SDP stopped at
+    its iteration limit (Clarabel, 2 iterations) gives no number at all."""
+    rough = sdp_lower_bound(2, solver="SCS", solver_options={"max_iters": 20})
+    assert rough.solver_status == "optimal_inaccurate" and "post-processed" in rough.method
+    assert rough.raw <= get_design("lattice", 2).size and rough.value <= 6
+    with pytest.raises(FourierCircuitsError, match="CLARABEL: status user_limit"):
+        sdp_lower_bound(2, solver_options={"max_iter": 2})
+
+
+def test_delsarte_post_processing_defeats_forged_matrices() -> None:
+    """Any M gives a valid bound after post-processing: the all-ones M (1'M1 / tr M = 15, its
+    spectrum off V u {0}) and a matrix that is not PSD both fall to a bound below 6."""
+    n = len(unwanted_characters(2)) + 1
+    ones = np.ones((n, n)) / n
+    assert ones.sum() / np.trace(ones) == pytest.approx(15)
+    assert delsarte_ratio(ones, 2) < 6
+    not_psd = np.eye(n) / n
+    not_psd[0, 1:] = not_psd[1:, 0] = 0.5
+    assert np.linalg.eigvalsh(not_psd)[0] < 0 and delsarte_ratio(not_psd, 2) < 6
+    with pytest.raises(FourierCircuitsError, match="finite"):
+        delsarte_ratio(np.full((n, n), np.nan), 2)
 
 
 @pytest.mark.slow
@@ -88,12 +116,30 @@ def test_designs_below_the_bound_fail_the_exact_check(size: int) -> None:
 def test_search_finds_a_six_point_design_and_no_five_point_one() -> None:
     found = search_design(2, 6, time_limit=20)
     assert found.status == "Optimal" and found.size == 6
+    assert found.proved_optimal and found.outcome.startswith("optimal (proved)")
     design = PhaseDesign("found", 6, found.points)
     assert np.allclose(found.weights, 1 / 6) and prove_design(design).holds
     report = margin_report(weighted_network(7, design))
     assert report.normalized_margin / gamma_star(7, 2) == pytest.approx(1, abs=MARGIN_RTOL)
     none = search_design(2, 6, time_limit=20, max_size=5)  # the clique bound says infeasible
     assert none.size is None and none.status == "Infeasible"
+    assert not none.proved_optimal
+    assert none.outcome == "infeasible: no design on this grid with at most 5 points"
+
+
+def test_search_stopped_by_its_time_limit_is_never_an_optimum() -> None:
+    """k = 3 on Z_6^3 does not finish in a second: the result says what the stop means."""
+    empty = search_design(3, 6, time_limit=0.0)
+    assert empty.status == "Time limit reached" and empty.size is None and not empty.points
+    assert empty.outcome == "Time limit reached: no design found within the limit"
+    assert not empty.proved_optimal
+    short = search_design(3, 6, time_limit=1.0)
+    assert short.status == "Time limit reached" and not short.proved_optimal
+    if short.size is None:  # a loaded machine may find nothing in a second
+        assert short.outcome.endswith("no design found within the limit")
+    else:
+        assert "best found" in short.outcome and "not proved optimal" in short.outcome
+        assert short.size > short.dual_bound and len(short.points) == short.size
 
 
 def test_character_rows_vanish_exactly_on_designs() -> None:

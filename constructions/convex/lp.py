@@ -30,7 +30,12 @@ from fourier_circuits.constructions.convex.pricing import (
     random_neurons,
     reduced_rows,
 )
-from fourier_circuits.constructions.convex.solvers import LP_SOLVERS, SolveInfo, solve
+from fourier_circuits.constructions.convex.solvers import (
+    LP_SOLVERS,
+    SolveInfo,
+    solve,
+    solve_linprog,
+)
 from fourier_circuits.theory import FloatArray, FourierCircuitsError, PolyNet, Task, validate_k
 
 #: Relative improvement a priced column must bring over the master's t to be added; column
@@ -323,10 +328,9 @@ SPARSIFY_MAX_ENTRIES = 25_000_000
 def sparsify(columns: FloatArray, p: int, k: int, *, share: float = 1e-9) -> SparseNetwork:
     """A vertex (basic) solution of the full LP max t s.t. sum_i lam_i g(phi_i; a, c) >= t on
     every pair, lam in the simplex, over `columns` (e.g. orbit_neurons of a reduced support), by
-    HiGHS's dual simplex: a vertex has at most p^k (p-1) + 1 nonzero lam, usually far fewer than
-    the orbit network's support * p^k. Tiny p^k only (one row per pair)."""
-    from scipy.optimize import linprog
-
+    HiGHS's dual simplex (scipy's, through solvers.solve_linprog: optimal or an error): a vertex
+    has at most p^k (p-1) + 1 nonzero lam, usually far fewer than the orbit network's support *
+    p^k. Tiny p^k only (one row per pair)."""
     task = Task(p, k)
     rows = task.n_examples * (p - 1)
     if rows > SPARSIFY_MAX_ROWS:
@@ -347,18 +351,18 @@ def sparsify(columns: FloatArray, p: int, k: int, *, share: float = 1e-9) -> Spa
     A_eq = np.concatenate([np.ones(n), [0.0]])[None]
     cost = np.zeros(n + 1)
     cost[-1] = -1.0
-    bounds = [(0.0, None)] * n + [(None, None)]
-    res = linprog(
+    bounds: list[tuple[float | None, float | None]] = [(0.0, None)] * n + [(None, None)]
+    res = solve_linprog(
         cost,
         A_ub=A_ub,
         b_ub=np.zeros(G.shape[1]),
         A_eq=A_eq,
-        b_eq=[1.0],
+        b_eq=np.ones(1),
         bounds=bounds,
         method="highs-ds",
+        what=f"sparsify: full LP on {n} columns x {G.shape[1]} rows",
     )
-    if res.status != 0:
-        raise FourierCircuitsError(f"sparsify: HiGHS dual simplex failed ({res.message})")
+    assert res.x is not None  # solve_linprog returns only optimal solutions
     lam = np.clip(res.x[:n], 0.0, None)
     keep = lam > share * lam.max()
     lam = lam[keep] / lam[keep].sum()
