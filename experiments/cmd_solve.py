@@ -18,6 +18,7 @@ from collections.abc import Iterator
 
 from fourier_circuits.constructions.convex.bracket import EXPLICIT_MAX_EXAMPLES, bracket
 from fourier_circuits.constructions.convex.bracket_even import bracket_even
+from fourier_circuits.constructions.smallest_width import smallest_width
 from fourier_circuits.experiments.outcome import Outcome, fmt
 from fourier_circuits.experiments.provenance import provenance, require_writable_file
 from fourier_circuits.theory import FourierCircuitsError, Task
@@ -58,7 +59,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--min-width",
         action="store_true",
-        help="smallest design reaching gamma* vs a lower bound (experiments.cmd_min_width)",
+        help="smallest design reaching gamma* vs a lower bound (constructions.smallest_width)",
     )
     parser.add_argument(
         "--search-seconds",
@@ -96,6 +97,18 @@ def _progress(iteration: int, t: float, best: float, columns: int) -> None:
     )
 
 
+def _run_min_width(args: argparse.Namespace) -> Outcome:
+    """`solve --min-width`: constructions.smallest_width (docs/min-width.md)."""
+    with _stdout_to_stderr():
+        result = smallest_width(
+            args.k, p=args.p, sdp=not args.no_sdp, search_seconds=args.search_seconds
+        )
+    data = result.as_dict()
+    rows = [(key, fmt(value)) for key, value in data.items() if key not in ("design", "search")]
+    rows.append(("design points", fmt([str(pt) for pt in result.design.points])))
+    return Outcome(data, rows, list(result.failures))
+
+
 def _run_even(args: argparse.Namespace) -> Outcome:
     """Even p: constructions.convex.bracket_even against theory.even_p's closed form (same keys
     as at odd p; gamma_star is the even-p closed form, `paper_formula` the odd one)."""
@@ -116,10 +129,7 @@ def _run_even(args: argparse.Namespace) -> Outcome:
 
 def run(args: argparse.Namespace) -> Outcome:
     if args.min_width:
-        from fourier_circuits.experiments import cmd_min_width
-
-        with _stdout_to_stderr():
-            return cmd_min_width.run(args)
+        return _run_min_width(args)
     if args.p is None:
         raise FourierCircuitsError("--p is required (unless --min-width)")
     if args.p % 2 == 0:  # the paper's theory needs odd p; this toolkit derives the even case
