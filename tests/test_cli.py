@@ -193,13 +193,12 @@ def test_construct_reports_a_failing_network_with_exit_1(
     capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Negative control: the same pipeline fed a construction with frequency 2 dropped."""
-    from fourier_circuits.constructions import construct
-    from fourier_circuits.experiments import cmd_construct
+    from fourier_circuits.constructions import checked, construct
 
     def dropped(p: int, k: int, design: str) -> PolyNet:
         return construct(p, k, design, frequencies=[z for z in range(1, (p + 1) // 2) if z != 2])
 
-    monkeypatch.setattr(cmd_construct, "construct", dropped)
+    monkeypatch.setattr(checked, "construct", dropped)
     assert main(["construct", "--p", "7", "--k", "2"]) == 1
     out = capsys.readouterr().out
     assert "FAILED: normalized margin >= 0.999999999 gamma* (Theorem 4.1 (i))" in out
