@@ -1,10 +1,10 @@
 """`fourier-circuits construct --p P --k K [--design D] [--save F.npz] [--exact]`.
 
 The command line of constructions.checked: builds a design's analytic network and checks it
-against Theorem 4.1 by brute force over D_p: normalized margin = gamma*, every example correct and on the margin with wrong labels tied
-(the certificate pair of Def 3.5), single-frequency neurons whose phases add up, every frequency
-used. --exact adds the sympy proof of the design's identity (independent of p) and, for small p,
-the normalized margin in exact arithmetic.
+against Theorem 4.1 by brute force over D_p: normalized margin = gamma*, every example correct
+and on the margin with wrong labels tied (the certificate pair of Def 3.5), single-frequency
+neurons whose phases add up, every frequency used. --exact adds the sympy proof of the design's
+identity (independent of p) and, for small p, the normalized margin in exact arithmetic.
 """
 
 from __future__ import annotations
