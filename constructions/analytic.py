@@ -14,7 +14,7 @@ from collections.abc import Iterable
 import numpy as np
 
 from fourier_circuits.constructions.designs import PhaseDesign, get_design
-from fourier_circuits.theory import FourierCircuitsError, PolyNet, Task, beta
+from fourier_circuits.theory import FourierCircuitsError, PolyNet, Task, beta, is_integer
 
 
 def construct(
@@ -37,7 +37,7 @@ def construct(
         zetas = task.frequencies
     else:
         chosen = sorted(set(frequencies))
-        if any(isinstance(z, bool) or not isinstance(z, (int, np.integer)) for z in chosen):
+        if not all(is_integer(z) for z in chosen):
             raise FourierCircuitsError(f"frequencies={chosen!r} must be integers")
         zetas = np.array(chosen, dtype=np.int64)
     if zetas.size == 0 or zetas.min() < 1 or zetas.max() > (task.p - 1) // 2:

@@ -6,7 +6,7 @@ Every phase here is a multiple of 2 pi / N, so a design is integer data: points 
 
 The neurons of one frequency sum to (|design| k! / 2^k) cos(x_1 + ... + x_k - y) for all real angles
 exactly when every unwanted character e^{i v.phi} averages to zero over the design (THEORY.md,
-"Smaller designs"; proved in constructions.exact). Designs:
+"Smaller designs"; proved in constructions.characters). Designs:
 - paper:   {0, pi/2} x {0, pi/2, pi, 3pi/2}^(k-1), 2^(2k-1) points (App. G of arXiv 2402.09469);
 - grid3:   {0, 2pi/3, 4pi/3}^k, 3^k points;
 - lattice: phi_i = 2 pi i z / N, i = 0..N-1, N = 2 * 3^(k-1),
@@ -25,6 +25,8 @@ from fourier_circuits.theory import (
     FloatArray,
     FourierCircuitsError,
     IntArray,
+    check_int,
+    is_integer,
     validate_k,
     validate_p,
 )
@@ -39,11 +41,11 @@ class PhaseDesign:
     points: tuple[tuple[int, ...], ...]
 
     def __post_init__(self) -> None:
-        if isinstance(self.N, bool) or not isinstance(self.N, (int, np.integer)) or self.N < 1:
-            raise FourierCircuitsError(
-                f"design {self.name!r}: N={self.N!r} must be an integer >= 1"
-            )
-        object.__setattr__(self, "N", int(self.N))
+        try:
+            N = check_int("N", self.N, min_value=1)
+        except FourierCircuitsError as err:
+            raise FourierCircuitsError(f"design {self.name!r}: {err}") from None
+        object.__setattr__(self, "N", N)
         if not self.points:
             raise FourierCircuitsError(f"design {self.name!r} has no points")
         k = len(self.points[0])
@@ -120,3 +122,30 @@ def get_design(name: str, k: int) -> PhaseDesign:
     if name not in DESIGNS:
         raise FourierCircuitsError(f"design={name!r} is unknown; choose one of {sorted(DESIGNS)}")
     return DESIGNS[name](k)
+
+
+def require_design(design: object) -> PhaseDesign:
+    """design itself if it is a PhaseDesign, else a FourierCircuitsError naming the fix."""
+    if not isinstance(design, PhaseDesign):
+        raise FourierCircuitsError(
+            f"design={design!r} must be a constructions.PhaseDesign (e.g. get_design('paper', k))"
+        )
+    return design
+
+
+def phase_w_offsets(design: PhaseDesign, phase_w_offset: int | Sequence[int]) -> IntArray:
+    """phi_w - sum_j phi_j in units of 2 pi / N, one per design point, reduced mod N: (n,).
+
+    phase_w_offset is one integer o for every point, or a sequence of one per point; o != 0 mod N
+    breaks the phase-sum rule phi_w = phi_1 + ... + phi_k of Theorem 4.1 (ii) (a negative control).
+    """
+    if is_integer(phase_w_offset):
+        return np.full(design.size, int(phase_w_offset) % design.N, dtype=np.int64)
+    values = list(phase_w_offset) if isinstance(phase_w_offset, (Sequence, np.ndarray)) else None
+    if values is None or len(values) != design.size or not all(is_integer(o) for o in values):
+        raise FourierCircuitsError(
+            f"phase_w_offset={phase_w_offset!r} must be an integer or a sequence of "
+            f"{design.size} integers (one per point of design {design.name!r}), in units of "
+            f"2 pi / N = 2 pi / {design.N}"
+        )
+    return np.array(values, dtype=np.int64) % design.N

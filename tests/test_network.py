@@ -100,14 +100,15 @@ def test_chunks_of_one_thread_are_bitwise_equal_to_the_threaded_ones() -> None:
 def test_element_wise_blocking_does_not_change_a_bit(
     block_rows: int | str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """The add and the power run on cache-sized blocks of the chunk (theory.network._BLOCK_BYTES);
-    element-wise work is the same whatever the blocks, so the logits must agree exactly."""
-    from fourier_circuits.theory import network
+    """The add and the power run on cache-sized blocks of the chunk
+    (theory.evaluation._BLOCK_BYTES); element-wise work is the same whatever the blocks, so the
+    logits must agree exactly."""
+    from fourier_circuits.theory import evaluation
 
     net = construct(7, 3)
     reference = np.concatenate([c.logits for c in net.iter_logits(chunk_rows=5 * 7)])
     rows = {"p": 7, "2p": 14, "3p+1": 22}.get(str(block_rows), block_rows)
-    monkeypatch.setattr(network, "_BLOCK_BYTES", 8 * net.m * int(rows))
+    monkeypatch.setattr(evaluation, "_BLOCK_BYTES", 8 * net.m * int(rows))
     blocked = np.concatenate([c.logits for c in net.iter_logits(chunk_rows=5 * 7)])
     np.testing.assert_array_equal(blocked, reference)
     assert_logits_close(net, all_inputs(net.task), blocked, naive_logits(net, all_inputs(net.task)))

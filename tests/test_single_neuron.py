@@ -210,6 +210,32 @@ def test_exact_single_neuron_max_is_gamma_star(
     assert sp.simplify(value - gamma_star_exact(p, k)) == 0
 
 
+@pytest.mark.parametrize(
+    ("p", "k", "zeta"),
+    [(3, 2, 1), (11, 6, 3), (15, 5, 7), (29, 4, 1), (31, 3, 9), (101, 2, 50), (107, 3, 1)],
+)
+def test_exact_single_neuron_max_is_gamma_star_in_the_same_form(p: int, k: int, zeta: int) -> None:
+    """The exact maximiser comes out in the canonical form of gamma_star_exact, so the two are
+    equal as sympy expressions, not only after simplify. (107, 3): sp.nsimplify, used here once,
+    re-guessed the number from its float value and returned a product of 20th roots."""
+    value = single_neuron_max_exact(p, k, zeta=zeta)
+    assert value == gamma_star_exact(p, k), value
+    assert value != gamma_star_exact(p, k) * sp.Rational(101, 100)  # a claim 1% too high fails
+
+
+def test_exact_single_neuron_max_with_python_integers_agrees(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Where int64 could overflow the exact maximiser computes in Python integers; forcing that
+    path (bound 0) must give the same exact value as the int64 path."""
+    from fourier_circuits.theory import single_neuron
+
+    want = [single_neuron_max_exact(p, k, zeta=z) for p, k, z in ((7, 3, 2), (9, 4, 4))]
+    monkeypatch.setattr(single_neuron, "INT64_SAFE", 0)
+    got = [single_neuron_max_exact(p, k, zeta=z) for p, k, z in ((7, 3, 2), (9, 4, 4))]
+    assert got == want == [gamma_star_exact(7, 3), gamma_star_exact(9, 4)]
+
+
 def test_broken_phase_sum_scales_objective_by_cosine() -> None:
     """Negative control: phi_w = sum phi + delta gives J = gamma* cos(delta) < gamma*."""
     p, k = 7, 3

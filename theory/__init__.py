@@ -1,6 +1,7 @@
 """What is true, and how to check it: the task, the network, margins, Fourier analysis and the
 closed forms of arXiv 2402.09469. Pure numpy/scipy/sympy; no torch, no printing."""
 
+from fourier_circuits.theory._validation import check_array, check_int, is_integer
 from fourier_circuits.theory.attention import (
     KEY_FREQUENCY_SHARE,
     TOP_FREQUENCIES,
@@ -52,6 +53,7 @@ from fourier_circuits.theory.margins import (
     normalized_margin,
 )
 from fourier_circuits.theory.network import FloatArray, LogitChunk, PolyNet
+from fourier_circuits.theory.network_file import write_atomic
 from fourier_circuits.theory.single_neuron import (
     SingleNeuronOptimum,
     maximise_single_neuron,
@@ -95,7 +97,9 @@ __all__ = [
     "attention_spectrum",
     "beta",
     "beta_exact",
+    "check_array",
     "check_certificate",
+    "check_int",
     "class_weighted_margins",
     "condition_3_8",
     "dataset_margin",
@@ -111,6 +115,7 @@ __all__ = [
     "gamma_star",
     "gamma_star_exact",
     "inputs_at",
+    "is_integer",
     "is_prime",
     "iter_chunks",
     "key_frequencies",
@@ -137,6 +142,7 @@ __all__ = [
     "validate_p",
     "width_bound",
     "wrap_phase",
+    "write_atomic",
 ]
 
 # The claims of Theorem 4.1 as data, one verdict on a network, its summary, one serialiser.

@@ -52,9 +52,9 @@ from typing import Any
 
 import numpy as np
 
+from fourier_circuits.theory._validation import FloatArray, check_array, check_int
 from fourier_circuits.theory.errors import FourierCircuitsError
 from fourier_circuits.theory.fourier import one_sided_power
-from fourier_circuits.theory.network import FloatArray
 from fourier_circuits.theory.task import IntArray, validate_p
 
 #: Classes counted by attention_fourier_concentration by default (module docstring: an outer
@@ -66,24 +66,21 @@ KEY_FREQUENCY_SHARE = 0.9
 
 def _square_matrix(name: str, M: Any) -> FloatArray:
     """M as a float64 (p, p) matrix with odd p >= 3 and finite real entries."""
-    array = np.asarray(M)
-    if array.dtype.kind not in "fiu" or array.dtype == np.bool_:
-        raise FourierCircuitsError(f"{name} has dtype {array.dtype}; it must hold real numbers")
-    if array.ndim != 2 or array.shape[0] != array.shape[1]:
-        raise FourierCircuitsError(
-            f"{name} has shape {array.shape}; it must be a square (p, p) matrix over the p tokens"
-        )
-    try:
-        validate_p(array.shape[0])
-    except FourierCircuitsError:
-        raise FourierCircuitsError(
-            f"{name} has shape {array.shape}; p must be odd and >= 3 (conjugate frequency pairs "
-            "are folded, which needs odd p)"
-        ) from None
-    array = array.astype(np.float64, copy=False)
-    if not np.all(np.isfinite(array)):
-        raise FourierCircuitsError(f"{name} holds non-finite values (NaN or inf)")
-    return array
+
+    def square_odd(shape: tuple[int, ...]) -> None:
+        if len(shape) != 2 or shape[0] != shape[1]:
+            raise FourierCircuitsError(
+                f"{name} has shape {shape}; it must be a square (p, p) matrix over the p tokens"
+            )
+        try:
+            validate_p(shape[0])
+        except FourierCircuitsError:
+            raise FourierCircuitsError(
+                f"{name} has shape {shape}; p must be odd and >= 3 (conjugate frequency pairs "
+                "are folded, which needs odd p)"
+            ) from None
+
+    return check_array(name, M, check_shape=square_odd)
 
 
 def dft2(M: Any) -> np.ndarray[Any, np.dtype[np.complex128]]:
@@ -154,12 +151,13 @@ class AttentionSpectrum:
 
 
 def _top_count(n_top: object, n_classes: int) -> int:
-    if not isinstance(n_top, int) or isinstance(n_top, bool) or not 1 <= n_top <= n_classes:
-        raise FourierCircuitsError(
-            f"n_top={n_top!r} must be an integer in 1..{n_classes} (the number of non-DC "
-            "conjugate classes, (p^2 - 1)/2)"
-        )
-    return n_top
+    return check_int(
+        "n_top",
+        n_top,
+        min_value=1,
+        max_value=n_classes,
+        rule=f"an integer in 1..{n_classes} (the number of non-DC conjugate classes, (p^2 - 1)/2)",
+    )
 
 
 def attention_spectrum(M: Any, *, n_top: int = TOP_FREQUENCIES) -> AttentionSpectrum:
@@ -261,8 +259,7 @@ def noise_concentrations(
     """C_{n_top} of `samples` i.i.d. standard Gaussian p x p matrices: the distribution a matrix
     without Fourier structure follows (a concentration above its upper tail is not chance)."""
     p = validate_p(p)
-    if not isinstance(samples, int) or samples < 1:
-        raise FourierCircuitsError(f"samples={samples!r} must be an integer >= 1")
+    samples = check_int("samples", samples, min_value=1)  # "samples=0 must be an integer >= 1"
     return np.array(
         [
             attention_spectrum(rng.standard_normal((p, p)), n_top=n_top).concentration

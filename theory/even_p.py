@@ -28,6 +28,7 @@ from typing import Any
 import numpy as np
 import sympy as sp
 
+from fourier_circuits.theory._validation import check_int
 from fourier_circuits.theory.errors import FourierCircuitsError
 from fourier_circuits.theory.network import FloatArray
 from fourier_circuits.theory.task import validate_k
@@ -35,13 +36,12 @@ from fourier_circuits.theory.task import validate_k
 
 def validate_even_p(p: object) -> int:
     """Return p as an int, or raise: p must be an even integer >= 2."""
-    if isinstance(p, bool) or not isinstance(p, (int, np.integer)):
-        raise FourierCircuitsError(f"p={p!r} must be an even integer >= 2")
-    if p < 2 or p % 2:
+    p_int = check_int("p", p, rule="an even integer >= 2")
+    if p_int < 2 or p_int % 2:
         raise FourierCircuitsError(
             f"p={p!r} must be an even integer >= 2 (this is the even-p case)"
         )
-    return int(p)
+    return p_int
 
 
 def nyquist_weight_ratio(k: int) -> float:
@@ -80,8 +80,7 @@ def paper_formula(p: int, k: int) -> float:
     """The paper's closed form 2 k! / ((2k+2)^((k+1)/2) (p-1) p^((k-1)/2)) evaluated at any p >= 2:
     gamma* for odd p, but for even p below the maximum (a network beats it; docs/even-p.md)."""
     k = validate_k(k)
-    if isinstance(p, bool) or not isinstance(p, (int, np.integer)) or p < 2:
-        raise FourierCircuitsError(f"p={p!r} must be an integer >= 2")
+    p = check_int("p", p, min_value=2)
     return 2 * math.factorial(k) / ((2 * k + 2) ** ((k + 1) / 2) * (p - 1) * p ** ((k - 1) / 2))
 
 
@@ -107,8 +106,7 @@ def lemma_bound(q: Any, p: int, k: int) -> float:
     upper bound given the lemma of docs/even-p.md, for every distribution q on d = 1..p-1 (it is
     projected onto the simplex first, so a solver's slightly infeasible q stays valid)."""
     k = validate_k(k)
-    if isinstance(p, bool) or not isinstance(p, (int, np.integer)) or p < 2:
-        raise FourierCircuitsError(f"p={p!r} must be an integer >= 2")
+    p = check_int("p", p, min_value=2)
     q = np.asarray(q, dtype=np.float64)
     if q.shape != (p - 1,) or not np.all(np.isfinite(q)):
         raise FourierCircuitsError(f"q must be p - 1 = {p - 1} finite numbers, got shape {q.shape}")

@@ -27,8 +27,9 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from fourier_circuits.theory._validation import FloatArray, check_array
 from fourier_circuits.theory.errors import FourierCircuitsError
-from fourier_circuits.theory.network import FloatArray, PolyNet
+from fourier_circuits.theory.network import PolyNet
 from fourier_circuits.theory.task import IntArray, validate_p
 from fourier_circuits.theory.tolerances import ACTIVE_SHARE, PHASE_ATOL, SINGLE_FREQUENCY_POWER
 
@@ -38,22 +39,19 @@ BoolArray = npt.NDArray[np.bool_]
 
 def _real_vectors(name: str, u: Any) -> FloatArray:
     """u as float64 with a last axis of odd length p >= 3, or a FourierCircuitsError."""
-    array = np.asarray(u)
-    if array.dtype.kind not in "fiu" or array.dtype == np.bool_:
-        raise FourierCircuitsError(f"{name} has dtype {array.dtype}; it must hold real numbers")
-    if array.ndim < 1:
-        raise FourierCircuitsError(f"{name} is a scalar; it must have a last axis of length p")
-    try:
-        validate_p(array.shape[-1])
-    except FourierCircuitsError:
-        raise FourierCircuitsError(
-            f"{name} has shape {array.shape}; its last axis is the length p of Z_p and must be "
-            "odd and >= 3 (the one-sided spectrum folds +-zeta, which needs odd p)"
-        ) from None
-    array = array.astype(np.float64, copy=False)
-    if not np.all(np.isfinite(array)):
-        raise FourierCircuitsError(f"{name} holds non-finite values (NaN or inf)")
-    return array
+
+    def odd_last_axis(shape: tuple[int, ...]) -> None:
+        if not shape:
+            raise FourierCircuitsError(f"{name} is a scalar; it must have a last axis of length p")
+        try:
+            validate_p(shape[-1])
+        except FourierCircuitsError:
+            raise FourierCircuitsError(
+                f"{name} has shape {shape}; its last axis is the length p of Z_p and must be "
+                "odd and >= 3 (the one-sided spectrum folds +-zeta, which needs odd p)"
+            ) from None
+
+    return check_array(name, u, check_shape=odd_last_axis)
 
 
 def dft(u: Any) -> ComplexArray:

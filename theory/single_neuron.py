@@ -29,32 +29,31 @@ import numpy as np
 import numpy.typing as npt
 import sympy as sp
 
+from fourier_circuits.theory._validation import FloatArray, check_array, check_int
 from fourier_circuits.theory.closed_forms import beta, beta_exact
+from fourier_circuits.theory.cyclotomic import (
+    INT64_SAFE,
+    conjugate,
+    cyclic_product,
+    exponent_histogram,
+    reduction_matrix,
+)
 from fourier_circuits.theory.errors import FourierCircuitsError
-from fourier_circuits.theory.network import FloatArray, PolyNet
+from fourier_circuits.theory.network import PolyNet
 from fourier_circuits.theory.task import Task, require_array_fits, require_enumerable
 
 
 def _neuron(u: Any, w: Any) -> tuple[FloatArray, FloatArray, Task]:
     """Validate one neuron: u (k, p) and w (p,) real and finite, k >= 2, p odd >= 3."""
-    U = np.asarray(u)
-    W = np.asarray(w)
-    for name, array, ndim in (("u", U, 2), ("w", W, 1)):
-        if array.dtype.kind not in "fiu" or array.dtype == np.bool_:
-            raise FourierCircuitsError(f"{name} has dtype {array.dtype}; it must hold real numbers")
-        if array.ndim != ndim:
-            raise FourierCircuitsError(
-                f"{name} has shape {array.shape}; it must have {ndim} axes "
-                "(u: (k, p) input weights, w: (p,) output weights)"
-            )
-        if not np.all(np.isfinite(array)):
-            raise FourierCircuitsError(f"{name} holds non-finite values (NaN or inf)")
+    axes = " (u: (k, p) input weights, w: (p,) output weights)"
+    U = check_array("u", u, ndim=2, axes=axes)
+    W = check_array("w", w, ndim=1, axes=axes)
     task = Task(U.shape[1], U.shape[0])  # validates p (odd >= 3) and k (>= 2)
     if W.shape != (task.p,):
         raise FourierCircuitsError(
             f"w has shape {W.shape}; with u of shape (k, p) = {U.shape} it must be ({task.p},)"
         )
-    return U.astype(np.float64), W.astype(np.float64), task
+    return U, W, task
 
 
 def _hidden_grid(U: FloatArray, task: Task) -> FloatArray:
@@ -161,60 +160,56 @@ def optimal_neuron(
 
 def _validate_zeta(zeta: object, task: Task) -> int:
     h = (task.p - 1) // 2
-    if isinstance(zeta, bool) or not isinstance(zeta, (int, np.integer)) or not 1 <= zeta <= h:
-        raise FourierCircuitsError(
-            f"zeta={zeta!r} must be an integer frequency in 1..(p-1)/2 = 1..{h} (p={task.p})"
-        )
-    return int(zeta)
-
-
-def _ring_mul(a: list[sp.Rational], b: list[sp.Rational]) -> list[sp.Rational]:
-    """Product in Q[x]/(x^p - 1) (cyclic convolution of coefficient lists)."""
-    p = len(a)
-    out = [sp.Integer(0)] * p
-    for i, ai in enumerate(a):
-        if ai != 0:
-            for j, bj in enumerate(b):
-                if bj != 0:
-                    out[(i + j) % p] += ai * bj
-    return out
+    return check_int(
+        "zeta",
+        zeta,
+        min_value=1,
+        max_value=h,
+        rule=f"an integer frequency in 1..(p-1)/2 = 1..{h} (p={task.p})",
+    )
 
 
 def single_neuron_max_exact(p: int, k: int, *, zeta: int = 1) -> sp.Expr:
     """J(optimal_neuron(p, k, zeta, 0)) exactly, from the Fourier form of Lemma F.7 (v3).
 
-    Exact arithmetic in the cyclotomic field Q(omega), omega = e^{2 pi i / p}: with c(a) =
-    cos(2 pi zeta a / p) = (omega^(zeta a) + omega^(-zeta a)) / 2, its DFT is
-    c^(j) = sum_a c(a) omega^(-j a), an element of Q[x]/(x^p - 1) evaluated at x = omega;
-    S = sum_{j != 0} conj(c^(j)) c^(j)^k is reduced modulo the cyclotomic polynomial Phi_p(x)
-    (the minimal polynomial of omega, so the reduction of a rational number is that constant).
-    Then J = (k! / ((p-1) p^k)) beta^(k+1) S, beta = beta_exact(p, k).
+    Exact arithmetic in Z[x]/(x^p - 1) evaluated at x = omega = e^{2 pi i / p}
+    (theory.cyclotomic): c(a) = cos(2 pi zeta a / p) = (omega^(zeta a) + omega^(-zeta a)) / 2 has
+    the DFT c^(j) = sum_a c(a) omega^(-j a), so 2 c^(j) = sum_a x^((zeta - j) a) + x^((-zeta - j) a)
+    has integer coefficients. 2^(k+1) S = sum_{j != 0} conj(2 c^(j)) (2 c^(j))^k is reduced modulo
+    Phi_p to its canonical coordinates, which are (2^(k+1) S, 0, ..., 0): S is rational. Then
+
+        J = (k! / ((p-1) p^k)) beta^(k+1) S,   beta = beta_exact(p, k) = sqrt(2 / ((k+1) p)),
+
+    a rational times a square root, whose denominator sp.radsimp rationalises (as in
+    theory.closed_forms; sp.nsimplify, which re-guesses the number from its float value, returned
+    a wrong product of 20th roots here for p = 107, k = 3).
     """
     task = Task(p, k)
     zeta_int = _validate_zeta(zeta, task)
     p, k = task.p, task.k
-    half = sp.Rational(1, 2)
-    total = [sp.Integer(0)] * p
-    for j in range(1, p):
-        c_hat = [sp.Integer(0)] * p  # coefficients of x^0..x^(p-1)
-        for a in range(p):
-            c_hat[((zeta_int - j) * a) % p] += half  # omega^(zeta a) omega^(-j a)
-            c_hat[((-zeta_int - j) * a) % p] += half  # omega^(-zeta a) omega^(-j a)
-        # complex conjugation of omega^n is omega^(-n)
-        term = [c_hat[(-n) % p] for n in range(p)]
+    a = np.arange(p, dtype=np.int64)
+    j = np.arange(1, p, dtype=np.int64)
+    # row j - 1: the exponents of 2 c^(j), from omega^(+-zeta a) omega^(-j a), a = 0..p-1
+    exponents = np.concatenate([np.outer(zeta_int - j, a), np.outer(-zeta_int - j, a)], axis=1)
+    c2 = exponent_histogram(p - 1, exponents, p)  # (p-1, p): 2 c^(j), j = 1..p-1
+    R = reduction_matrix(p)  # (p, phi(p))
+    # each factor has non-negative coefficients summing to 2p, so a product of k+1 of them sums
+    # to (2p)^(k+1); p-1 of those, reduced by R, bound every coordinate a priori
+    bound = (p - 1) * (2 * p) ** (k + 1) * int(np.abs(R).max())
+    dtype: Any = np.int64 if bound < INT64_SAFE else object  # object: Python integers
+    total = np.zeros(p, dtype=dtype)
+    for row in c2.astype(dtype):
+        term = conjugate(row)  # complex conjugation sends omega^n to omega^(-n)
         for _ in range(k):
-            term = _ring_mul(term, c_hat)
-        total = [t + s for t, s in zip(total, term, strict=True)]
-    x = sp.Symbol("x")
-    reduced = sp.Poly(sum(c * x**n for n, c in enumerate(total)), x, domain=sp.QQ).rem(
-        sp.Poly(sp.cyclotomic_poly(p, x), x, domain=sp.QQ)
-    )
-    # S is a real rational number here (the imaginary parts of +-j cancel; sums of omega^(n a)
-    # over a vanish unless n = 0 mod p), so its reduced form is a constant polynomial
-    assert reduced.degree() <= 0, reduced
-    S = reduced.as_expr()
+            term = cyclic_product(term, row)
+        total = total + term
+    coords = total @ R.astype(dtype)  # (phi(p),) canonical coordinates of 2^(k+1) S
+    # S is real and rational (the imaginary parts of +-j cancel; sums of omega^(n a) over a
+    # vanish unless n = 0 mod p), so only the constant coordinate survives
+    assert not any(int(c) for c in coords[1:]), coords
+    S = sp.Rational(int(coords[0]), 2 ** (k + 1))
     constant = sp.factorial(k) / ((sp.Integer(p) - 1) * sp.Integer(p) ** k)
-    return sp.nsimplify(constant * beta_exact(p, k) ** (k + 1) * S)
+    return sp.radsimp(constant * beta_exact(p, k) ** (k + 1) * S)
 
 
 @dataclass(frozen=True)
@@ -265,8 +260,7 @@ def maximise_single_neuron(
     from scipy.optimize import minimize  # here: scipy.optimize costs 0.3 s to import
 
     task = Task(p, k)
-    if isinstance(starts, bool) or not isinstance(starts, (int, np.integer)) or starts < 1:
-        raise FourierCircuitsError(f"starts={starts!r} must be a positive integer")
+    starts = check_int("starts", starts, min_value=1, rule="a positive integer")
     p, k = task.p, task.k
     const = _fourier_constant(p, k)
 
@@ -280,9 +274,9 @@ def maximise_single_neuron(
         return -value / scale, -g
 
     best: tuple[float, FloatArray] | None = None
-    values = np.empty(int(starts))
-    converged = np.empty(int(starts), dtype=np.bool_)
-    for s in range(int(starts)):
+    values = np.empty(starts)
+    converged = np.empty(starts, dtype=np.bool_)
+    for s in range(starts):
         x0 = rng.standard_normal((k + 1) * p)
         res = minimize(
             negative,

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
+from fourier_circuits.theory._validation import check_int
 from fourier_circuits.theory.errors import FourierCircuitsError
 
 IntArray = npt.NDArray[np.int64]
@@ -35,18 +36,9 @@ def is_prime(n: int) -> bool:
     return all(n % d for d in range(3, math.isqrt(n) + 1, 2))
 
 
-def _as_int(name: str, value: object) -> int:
-    # bool is an int subclass; True as a modulus is a bug, not a 1.
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-        if isinstance(value, (float, np.floating)) and float(value).is_integer():
-            return int(value)
-        raise FourierCircuitsError(f"{name}={value!r} must be an integer")
-    return int(value)
-
-
 def validate_p(p: object) -> int:
     """Return p as an int, or raise: p must be an odd integer >= 3 (the theory needs odd p)."""
-    p_int = _as_int("p", p)
+    p_int = check_int("p", p, integral_float=True)  # an integral float (7.0) is accepted
     if p_int < 3 or p_int % 2 == 0:
         raise FourierCircuitsError(
             f"p={p!r} must be an odd integer >= 3 (the theory needs odd p; "
@@ -57,7 +49,7 @@ def validate_p(p: object) -> int:
 
 def validate_k(k: object) -> int:
     """Return k as an int, or raise: k must be an integer >= 2 (the number of summands)."""
-    k_int = _as_int("k", k)
+    k_int = check_int("k", k, integral_float=True)
     if k_int < 2:
         raise FourierCircuitsError(f"k={k!r} must be an integer >= 2 (the number of summands)")
     return k_int
@@ -159,7 +151,7 @@ def iter_chunks(task: Task, *, chunk_rows: int | None = None) -> Iterator[tuple[
     rows = (
         default_chunk_rows(task, task.p)
         if chunk_rows is None
-        else _as_int("chunk_rows", chunk_rows)
+        else check_int("chunk_rows", chunk_rows, integral_float=True)
     )
     if rows < 1:
         raise FourierCircuitsError(f"chunk_rows={chunk_rows!r} must be a positive integer")
