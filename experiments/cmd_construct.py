@@ -14,7 +14,8 @@ import argparse
 from fourier_circuits.constructions import DESIGNS
 from fourier_circuits.constructions.checked import check_construction
 from fourier_circuits.experiments.outcome import Outcome, fmt
-from fourier_circuits.experiments.provenance import provenance, require_writable_file
+from fourier_circuits.experiments.outputs import require_writable_file
+from fourier_circuits.experiments.provenance import provenance
 from fourier_circuits.theory import Task
 
 NAME = "construct"

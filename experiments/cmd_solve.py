@@ -20,7 +20,8 @@ from fourier_circuits.constructions.convex.bracket import EXPLICIT_MAX_EXAMPLES,
 from fourier_circuits.constructions.convex.bracket_even import bracket_even
 from fourier_circuits.constructions.smallest_width import smallest_width
 from fourier_circuits.experiments.outcome import Outcome, fmt
-from fourier_circuits.experiments.provenance import provenance, require_writable_file
+from fourier_circuits.experiments.outputs import require_writable_file
+from fourier_circuits.experiments.provenance import provenance
 from fourier_circuits.theory import FourierCircuitsError, Task
 
 NAME = "solve"

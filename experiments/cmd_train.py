@@ -44,10 +44,11 @@ from fourier_circuits.experiments.outcome import Outcome, fmt
 from fourier_circuits.experiments.outputs import (
     make_out_dir,
     require_writable_dir,
+    require_writable_file,
     write_atomic,
 )
-from fourier_circuits.experiments.plots import save_training_plots
-from fourier_circuits.experiments.provenance import provenance, require_writable_file
+from fourier_circuits.experiments.plots import ANALYTIC_MAX_EXAMPLES, save_training_plots
+from fourier_circuits.experiments.provenance import provenance
 from fourier_circuits.theory import (
     FourierCircuitsError,
     PolyNet,
@@ -59,9 +60,6 @@ from fourier_circuits.theory import (
 from fourier_circuits.theory.serialise import jsonable
 
 NAME = "train"
-
-#: The analytic construction is built for the comparison only while p^k is at most this.
-ANALYTIC_MAX_EXAMPLES = 10**6
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import datetime
+import json
 import os
 import shlex
 import shutil
@@ -27,7 +28,7 @@ from fourier_circuits.experiments.outcome import Outcome
 from fourier_circuits.experiments.outputs import write_atomic
 from fourier_circuits.experiments.plots import save_figure
 from fourier_circuits.experiments.provenance import versions
-from fourier_circuits.experiments.verify import checks as steps
+from fourier_circuits.experiments.verify import constructive, controls, convex, empirical, symbolic
 from fourier_circuits.experiments.verify.claims import CLAIMS, Check
 from fourier_circuits.experiments.verify.plan import DEFAULT_PLAN, QUICK_PLAN, VerifyPlan
 from fourier_circuits.experiments.verify.report import (
@@ -37,7 +38,7 @@ from fourier_circuits.experiments.verify.report import (
     results,
     verdicts,
 )
-from fourier_circuits.theory import FourierCircuitsError, PolyNet
+from fourier_circuits.theory import FourierCircuitsError, PolyNet, jsonable
 
 NAME = "verify"
 
@@ -108,44 +109,50 @@ def _steps(
     seed = plan.seed
     todo: list[tuple[str, Callable[[], list[Check]]]] = []
     for k in plan.design_orders:
-        todo.append((f"exact proof of every phase design, k={k}", partial(steps.design_checks, k)))
+        todo.append(
+            (f"exact proof of every phase design, k={k}", partial(symbolic.design_checks, k))
+        )
     for p, k in plan.exact:
-        todo.append((f"exact margin p={p}, k={k}", partial(steps.exact_checks, p, k)))
+        todo.append((f"exact margin p={p}, k={k}", partial(symbolic.exact_checks, p, k)))
     for p, k in plan.brute_force:
-        todo.append((f"construction p={p}, k={k}", partial(steps.brute_force_checks, p, k)))
+        todo.append((f"construction p={p}, k={k}", partial(constructive.brute_force_checks, p, k)))
     for p, k in plan.convex:
-        todo.append((f"convex bracket p={p}, k={k}", partial(steps.convex_checks, p, k, seed)))
+        todo.append((f"convex bracket p={p}, k={k}", partial(convex.convex_checks, p, k, seed)))
     for p, k in plan.trained:
         run_dir = work / "runs" / f"train_p{p}_k{k}"
-        todo.append((f"training p={p}, k={k}", partial(steps.trained_checks, p, k, seed, run_dir)))
+        todo.append(
+            (f"training p={p}, k={k}", partial(empirical.trained_checks, p, k, seed, run_dir))
+        )
     for p, k in plan.trained_gd:
         run_dir = work / "runs" / f"train_gd_p{p}_k{k}"
         todo.append(
             (
                 f"training p={p}, k={k} by gradient descent",
-                partial(steps.trained_checks, p, k, seed, run_dir, optimizer="gd"),
+                partial(empirical.trained_checks, p, k, seed, run_dir, optimizer="gd"),
             )
         )
     for p, k in plan.even_p:
-        todo.append((f"even p={p}, k={k}", partial(steps.even_p_checks, p, k, seed)))
+        todo.append((f"even p={p}, k={k}", partial(convex.even_p_checks, p, k, seed)))
     for p, k in plan.min_width:
-        todo.append((f"smallest width p={p}, k={k}", partial(steps.min_width_checks, p, k)))
+        todo.append((f"smallest width p={p}, k={k}", partial(constructive.min_width_checks, p, k)))
     for p, k in plan.transformer:
         run_dir = work / "runs" / f"transformer_p{p}_k{k}"
         todo.append(
             (
                 f"transformer p={p}, k={k}",
                 partial(
-                    steps.transformer_checks, p, k, seed, run_dir, steps=plan.transformer_steps
+                    empirical.transformer_checks, p, k, seed, run_dir, steps=plan.transformer_steps
                 ),
             )
         )
     if plan.grokking:
         run_dir = work / "runs" / "grokking"
-        todo.append(("grokking, k = 2..5", partial(steps.grokking_checks, seed, run_dir)))
-    todo.append(("negative controls", partial(steps.control_checks, seed)))
+        todo.append(("grokking, k = 2..5", partial(empirical.grokking_checks, seed, run_dir)))
+    todo.append(("negative controls", partial(controls.control_checks, seed)))
     if network is not None:
-        todo.append((f"network {network}", partial(steps.network_checks, network, min_ratio)))
+        todo.append(
+            (f"network {network}", partial(constructive.network_checks, network, min_ratio))
+        )
     return todo
 
 
@@ -256,18 +263,4 @@ def run(args: argparse.Namespace) -> Outcome:
 
 
 def _dumps(obj: object) -> bytes:
-    import json
-    import math
-
-    def clean(value: object) -> object:
-        if hasattr(value, "item") and getattr(value, "shape", None) == ():  # numpy scalars
-            value = value.item()
-        if isinstance(value, float) and not math.isfinite(value):
-            return None
-        if isinstance(value, dict):
-            return {str(k): clean(v) for k, v in value.items()}
-        if isinstance(value, (list, tuple)):
-            return [clean(v) for v in value]
-        return value
-
-    return (json.dumps(clean(obj), indent=2, allow_nan=False) + "\n").encode()
+    return (json.dumps(jsonable(obj), indent=2, allow_nan=False) + "\n").encode()

@@ -34,6 +34,10 @@ from fourier_circuits.theory.tolerances import MARGIN_RATIO_CLAIM
 if TYPE_CHECKING:  # torch loads only where training runs
     from fourier_circuits.constructions.trained import TrainResult
 
+#: The analytic construction is built beside a trained network (neurons_per_frequency.png, the
+#: comparison of `train`) only while p^k is at most this.
+ANALYTIC_MAX_EXAMPLES = 10**6
+
 #: How many neurons neuron_cosines.png shows.
 COSINE_NEURONS = 4
 

@@ -14,8 +14,7 @@ from fourier_circuits.constructions import construct, designs
 from fourier_circuits.constructions.designs import PhaseDesign
 from fourier_circuits.experiments import cmd_verify
 from fourier_circuits.experiments.cli import main
-from fourier_circuits.experiments.outcome import Outcome
-from fourier_circuits.experiments.verify import CLAIM_IDS, VerifyPlan, checks
+from fourier_circuits.experiments.verify import CLAIM_IDS, VerifyPlan, constructive, empirical
 from fourier_circuits.experiments.verify.plan import DEFAULT_PLAN, QUICK_PLAN
 from fourier_circuits.theory import PolyNet
 
@@ -136,7 +135,7 @@ def test_an_interrupted_run_leaves_no_half_report(
     def interrupted(p: int, k: int) -> list[object]:
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(cmd_verify.steps, "brute_force_checks", interrupted)
+    monkeypatch.setattr(cmd_verify.constructive, "brute_force_checks", interrupted)
     out = tmp_path / "r"
     assert main(["verify", "--quick", "--out", str(out)]) == 130
     assert list(tmp_path.iterdir()) == [], "an interrupted run left files behind"
@@ -189,7 +188,19 @@ def test_bad_network_options_are_refused_before_any_work(
     assert not (tmp_path / "r").exists()
 
 
-def _grokking_outcome(reached: list[int | None]) -> Outcome:
+class _Grokking:
+    """What constructions.transformer.grokking returns, for one problem (its as_dict, no runs)."""
+
+    runs: dict = {}  # noqa: RUF012 - a stand-in, never mutated
+
+    def __init__(self, row: dict) -> None:
+        self.row = row
+
+    def as_dict(self) -> dict:
+        return {"per_k": [self.row]}
+
+
+def _grokking_outcome(reached: list[int | None]) -> _Grokking:
     """What `grokking` returns for one problem whose seeds reach test accuracy 0.99 at `reached`."""
     row = {
         "p": 13,
@@ -205,7 +216,7 @@ def _grokking_outcome(reached: list[int | None]) -> Outcome:
         "test_099": {"reached": sum(r is not None for r in reached)},
         "grokking_delay": {"mean": 50.0},
     }
-    return Outcome({"per_k": [row]}, [], [])
+    return _Grokking(row)
 
 
 def test_grokking_checks_hold_only_when_most_seeds_generalise(
@@ -213,11 +224,17 @@ def test_grokking_checks_hold_only_when_most_seeds_generalise(
 ) -> None:
     """The grokking step (default plan) maps each k to one check: two seeds of three that never
     reach test accuracy 0.99 fail it, naming how many (a negative control on the mapping)."""
+    from matplotlib.figure import Figure
+
+    from fourier_circuits.constructions import transformer
+    from fourier_circuits.experiments import plots_transformer
+
+    monkeypatch.setattr(plots_transformer, "grokking_figure", lambda runs: Figure())
     cases = (([150, 200, 120], True), ([150, None, 120], True), ([None, None, 120], False))
     for reached, holds in cases:
         outcome = _grokking_outcome(reached)
-        monkeypatch.setattr(checks, "run_command", lambda argv, o=outcome: (o, "", 3.0))
-        (check,) = checks.grokking_checks(0, tmp_path / "g")
+        monkeypatch.setattr(transformer, "grokking", lambda configs, o=outcome: o)
+        (check,) = empirical.grokking_checks(0, tmp_path / "g")
         assert check.claim == "grokking" and check.subject == "p=13, k=3 (3 seeds)"
         assert check.holds is holds
         why = "2 of 3 runs did not reach test accuracy 0.99 (a majority must)"
@@ -225,8 +242,18 @@ def test_grokking_checks_hold_only_when_most_seeds_generalise(
     assert DEFAULT_PLAN.grokking and not QUICK_PLAN.grokking
 
 
-def _transformer_outcome(seed: int, test_accuracy: float, concentration: float) -> Outcome:
-    """What `transformer` returns for (11, 3) at `seed` with final `test_accuracy` and
+class _Report:
+    """What constructions.transformer.report returns: as_dict() and failures."""
+
+    def __init__(self, data: dict, failures: list[str]) -> None:
+        self.data, self.failures = data, failures
+
+    def as_dict(self) -> dict:
+        return self.data
+
+
+def _transformer_outcome(seed: int, test_accuracy: float, concentration: float) -> _Report:
+    """What a Transformer run reports for (11, 3) at `seed` with final `test_accuracy` and
     attention_fourier_concentration."""
     data = {
         "seed": seed,
@@ -249,7 +276,7 @@ def _transformer_outcome(seed: int, test_accuracy: float, concentration: float) 
         "head_concentrations": [0.6],
     }
     failures = [] if test_accuracy >= 0.99 else [f"test accuracy >= 0.99: {test_accuracy}"]
-    return Outcome(data, [], failures)
+    return _Report(data, failures)
 
 
 @pytest.mark.parametrize(
@@ -275,14 +302,15 @@ def test_transformer_check_tries_up_to_three_seeds_and_reports_each(
     fail the claim naming every seed (negative controls: accuracy, then spectrum)."""
     calls: list[int] = []
 
-    def fake_run(argv: list[str]) -> tuple[Outcome, str, float]:
-        seed = int(argv[argv.index("--seed") + 1])
-        (tmp_path / "t").mkdir()  # the run's --out; the next attempt must be able to reuse it
+    def fake_run(p: int, k: int, seed: int, steps: int | None, out: Path) -> _Report:
+        assert (p, k, steps) == (11, 3, 6000)
+        out.mkdir()  # the run's figures; the next attempt must be able to reuse the directory
         calls.append(seed)
-        return _transformer_outcome(seed, *runs[len(calls) - 1]), "", 2.0
+        return _transformer_outcome(seed, *runs[len(calls) - 1])
 
-    monkeypatch.setattr(checks, "run_command", fake_run)
-    accuracy, spectrum = checks.transformer_checks(11, 3, 7, tmp_path / "t", steps=6000)
+    monkeypatch.setattr(empirical, "transformer_run", fake_run)
+    monkeypatch.setattr(empirical, "attempt", lambda run: (run(), "", 2.0))
+    accuracy, spectrum = empirical.transformer_checks(11, 3, 7, tmp_path / "t", steps=6000)
     assert calls == tried
     assert accuracy.holds is holds and spectrum.holds is sparse
     assert accuracy.numbers["seeds_tried"] == tried
@@ -303,10 +331,21 @@ def test_min_width_check_fails_when_the_bound_and_the_design_disagree(
 ) -> None:
     """k = 2: the proved lower bound must meet the design size; a width with no brute-force margin
     is not evidence."""
-    data = {"smallest_design_size": 8, "lower_bound_per_frequency": 6, "proved": True}
-    outcome = Outcome(data, [], [])
-    monkeypatch.setattr(checks, "run_command", lambda argv: (outcome, "", 0.1))
-    (check,) = checks.min_width_checks(7, 2)
+    from types import SimpleNamespace
+
+    result = SimpleNamespace(
+        smallest_design_size=8,
+        lower_bound_per_frequency=6,
+        lower_bound_method="clique",
+        paper_size=8,
+        lattice_size=6,
+        proved=True,
+        width=None,
+        margin_ratio=None,
+        failures=(),
+    )
+    monkeypatch.setattr(constructive, "smallest_width", lambda k, p: result)
+    (check,) = constructive.min_width_checks(7, 2)
     assert not check.holds
     assert (
         "lower bound must meet the design size: 6 != 8" in check.why

@@ -28,9 +28,10 @@ class Check:
     """One computation bearing on one claim.
 
     route: symbolic | constructive | convex | empirical | control; subject: what was checked
-    (e.g. "p=7, k=3"); command: a command line that reproduces it; numbers: what it measured
-    (every number goes to results.json, the `shown` ones to report.md); holds: whether it
-    supports the claim; why: the failed conditions, or "" when it holds.
+    (e.g. "p=7, k=3 (LP support)"); command: a command line that reproduces it; numbers: what it
+    measured (every number goes to results.json, the `shown` ones to report.md); holds: whether
+    it supports the claim; why: the failed conditions, or "" when it holds; p, k: the problem
+    (None for a check that is not about one, e.g. a design's proof for every p).
     """
 
     claim: str
@@ -42,6 +43,8 @@ class Check:
     why: str = ""
     seconds: float = 0.0
     shown: tuple[str, ...] = field(default_factory=tuple)
+    p: int | None = None
+    k: int | None = None
 
 
 CLAIMS: tuple[Claim, ...] = (

@@ -5,7 +5,6 @@ numbers, holds or fails), results.json (every number) and the gamma* figure.
 from __future__ import annotations
 
 import math
-import re
 from collections.abc import Sequence
 from dataclasses import asdict
 from typing import Any
@@ -136,9 +135,6 @@ def markdown(
     return "\n".join(lines)
 
 
-_PROBLEM = re.compile(r"^p=(\d+), k=(\d+)")
-
-
 def gamma_star_figure(checks: Sequence[Check]) -> Figure | None:
     """gamma*(p, k) from the closed form (lines) beside the values computed by each route
     (markers): the construction by brute force and in exact arithmetic, the convex bracket, and
@@ -150,10 +146,9 @@ def gamma_star_figure(checks: Sequence[Check]) -> Figure | None:
             points.setdefault(label, []).append((p, k, float(value)))
 
     for c in checks:
-        match = _PROBLEM.match(c.subject)
-        if match is None or not c.numbers:
+        if c.p is None or c.k is None or not c.numbers:
             continue
-        p, k = int(match[1]), int(match[2])
+        p, k = c.p, c.k
         if c.claim == "max_margin" and c.route == "constructive":
             add("construction, brute force", p, k, c.numbers.get("normalized_margin"))
         if c.claim == "max_margin" and c.route == "convex":
