@@ -53,6 +53,7 @@ from fourier_circuits.theory import (
     margin_report,
     neuron_spectra,
 )
+from fourier_circuits.theory._validation import check_int
 from fourier_circuits.theory.tolerances import GAP_TARGET, MARGIN_RTOL
 
 #: Largest p^k for which the explicit orbit network (width support * p^k) is built and measured
@@ -164,8 +165,7 @@ def orbit_margin(neurons: np.ndarray, lam: np.ndarray, p: int, k: int) -> float:
 def _validate(method: str, starts: object, max_seconds: object) -> None:
     if method not in METHODS:
         raise FourierCircuitsError(f"method={method!r} must be one of {', '.join(METHODS)}")
-    if isinstance(starts, bool) or not isinstance(starts, (int, np.integer)) or starts < 1:
-        raise FourierCircuitsError(f"starts={starts!r} must be a positive integer")
+    check_int("starts", starts, min_value=1, rule="a positive integer")
     if not isinstance(max_seconds, (int, float)) or not (
         math.isfinite(max_seconds) and max_seconds > 0
     ):

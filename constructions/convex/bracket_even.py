@@ -21,6 +21,7 @@ import numpy as np
 
 from fourier_circuits.constructions.convex.even_p import MAX_EXAMPLES, solve_any_p
 from fourier_circuits.theory import FourierCircuitsError, jsonable, validate_k
+from fourier_circuits.theory._validation import check_int
 from fourier_circuits.theory.even_p import (
     gamma_star_even,
     gamma_star_even_exact,
@@ -125,15 +126,14 @@ def bracket_even(p: int, k: int, *, seed: int = 0, starts: int = 10) -> EvenBrac
     """Bracket gamma*_even(p, k) for even p >= 2 with p^k <= MAX_EXAMPLES (brute-force rows);
     seed: the random neurons' generator; starts: pricing starts per iteration."""
     k = validate_k(k)
-    if isinstance(p, bool) or not isinstance(p, (int, np.integer)) or p % 2:
+    p = check_int("p", p, rule="an even integer (odd p: bracket)")
+    if p % 2:
         raise FourierCircuitsError(f"p={p!r} must be an even integer (odd p: bracket)")
-    p = int(p)
     if p < 2 or k > MAX_EXAMPLES.bit_length() or p**k > MAX_EXAMPLES:  # 2^k > MAX: no p**k
         raise FourierCircuitsError(
             f"p={p}, k={k}: the even-p route needs p >= 2 and p^k <= {MAX_EXAMPLES} (brute force)"
         )
-    if isinstance(starts, bool) or not isinstance(starts, (int, np.integer)) or starts < 1:
-        raise FourierCircuitsError(f"starts={starts!r} must be a positive integer")
+    check_int("starts", starts, min_value=1, rule="a positive integer")
     start = time.perf_counter()
     result = solve_any_p(p, k, rng=np.random.default_rng(seed), starts=int(starts))
     gstar = gamma_star_even(p, k)

@@ -24,6 +24,7 @@ from fourier_circuits.constructions.convex.lp import generate_columns, orbit_arr
 from fourier_circuits.constructions.convex.pricing import PricingResult
 from fourier_circuits.constructions.convex.solvers import SOCP_SOLVERS, solve
 from fourier_circuits.theory import FloatArray, FourierCircuitsError, validate_k
+from fourier_circuits.theory._validation import check_int
 from fourier_circuits.theory.even_p import brute_force_margin, class_weights, lemma_bound
 
 #: Largest p^k this brute-force route takes (every pricing step evaluates all p^k inputs).
@@ -145,11 +146,10 @@ def solve_any_p(
     master's t (to PRICE_RTOL) or t stops rising, then the bracket. Any p >= 2; p^k <=
     MAX_EXAMPLES."""
     k = validate_k(k)
-    if isinstance(p, bool) or not isinstance(p, (int, np.integer)) or p < 2:
-        raise FourierCircuitsError(f"p={p!r} must be an integer >= 2")
-    if p**k > MAX_EXAMPLES:
+    p = check_int("p", p, min_value=2)
+    if k > MAX_EXAMPLES.bit_length() or p**k > MAX_EXAMPLES:  # 2^k > MAX: p**k not computed
         raise FourierCircuitsError(
-            f"p^k = {p**k} inputs at p={p}, k={k}: this brute-force route takes at most "
+            f"p^k inputs at p={p}, k={k}: this brute-force route takes at most "
             f"{MAX_EXAMPLES} (every pricing step evaluates all of them)"
         )
     start = time.perf_counter()
