@@ -2,6 +2,8 @@
 network that attains a margin (lower bound) and dual certificates that no network does better
 (upper bounds). Depends on theory only; pure (progress through a callback)."""
 
+from fourier_circuits.constructions.convex.bracket import Bracket, bracket, orbit_margin
+from fourier_circuits.constructions.convex.bracket_even import EvenBracket, bracket_even
 from fourier_circuits.constructions.convex.certificates import (
     Bound,
     CertifiedBound,
@@ -49,14 +51,18 @@ __all__ = [
     "SDP_SOLVERS",
     "SPARSIFY_MAX_ROWS",
     "Bound",
+    "Bracket",
     "CertifiedBound",
     "ColumnGeneration",
+    "EvenBracket",
     "MasterSolution",
     "PricingResult",
     "SdpCertificate",
     "SolveInfo",
     "SosCertificate",
     "SparseNetwork",
+    "bracket",
+    "bracket_even",
     "c_k",
     "certify_sdp",
     "certify_sos",
@@ -64,6 +70,7 @@ __all__ = [
     "full_rows",
     "lemma_constant",
     "optimal_symmetric_q",
+    "orbit_margin",
     "orbit_network",
     "orbit_neurons",
     "price",
