@@ -40,6 +40,10 @@ SINGLE_FREQUENCY_CLAIM = 0.95
 #: ... and every frequency 1..(p-1)/2 the dominant one of some active neuron (Theorem 4.1 (iii)).
 COVERAGE_CLAIM = 1.0
 
+#: The one-layer Transformer's checked claim (Section 5 of arXiv 2402.09469): accuracy on the
+#: held-out examples at least this (transformer, grokking, verify).
+TEST_ACCURACY_CLAIM = 0.99
+
 #: The relative gap (upper - lower) / upper between convex bounds that counts as "small": column
 #: generation's lower bound and the rigorous upper bounds must meet to this (solve, verify).
 GAP_TARGET = 1e-6

@@ -22,9 +22,7 @@ from fourier_circuits.constructions.training.config import (
     positive_int,
 )
 from fourier_circuits.theory import FourierCircuitsError, Task
-
-#: The checked claim (experiments.cmd_transformer): accuracy on the held-out examples at least this.
-TEST_ACCURACY_CLAIM = 0.99
+from fourier_circuits.theory.tolerances import TEST_ACCURACY_CLAIM  # the checked claim
 
 
 @dataclass(frozen=True)
