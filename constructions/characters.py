@@ -47,6 +47,7 @@ from fractions import Fraction
 import numpy as np
 import sympy as sp
 
+import fourier_circuits.theory.budget as budget
 from fourier_circuits.constructions.designs import PhaseDesign, phase_w_offsets, require_design
 from fourier_circuits.theory import FourierCircuitsError, validate_k
 from fourier_circuits.theory.cyclotomic import exponent_histogram, vanishes
@@ -65,11 +66,28 @@ def _compositions(k: int) -> list[tuple[int, ...]]:
     return out
 
 
+def require_expansion(k: int) -> None:
+    """Refuse the expansion for k where its C(3k-1, k) terms (computed in logarithms) would take
+    more than theory.budget's time (about 10 Python-level steps a term) or memory (about 300
+    bytes a dictionary entry) limits."""
+    k = validate_k(k)
+    log10_terms = (math.lgamma(3 * k) - math.lgamma(k + 1) - math.lgamma(2 * k)) / math.log(10)
+    quantity = (
+        f"the expansion of (sum_j cos)^k cos for k={k} ({budget.magnitude(log10_terms)} terms)"
+    )
+    budget.require_steps(quantity, 10.0 ** min(log10_terms + 1, 300), fix="choose a smaller k")
+    budget.require_memory_log10(quantity, log10_terms + math.log10(300), fix="choose a smaller k")
+
+
 @functools.lru_cache(maxsize=16)
 def _expansion(k: int) -> dict[tuple[tuple[int, ...], int], Fraction]:
     """(n, s) -> A(n, s) = sum_e multinomial(k; e) prod_j binom(e_j, (e_j + n_j)/2) / 2^{e_j} / 2,
     the coefficient of e^{i (n.x + s y)} e^{i (n + s 1).phi} in (sum_j cos(phi_j + x_j))^k
-    cos(phi_w + y), from cos^e t = 2^-e sum_l binom(e, l) e^{i (e - 2l) t}."""
+    cos(phi_w + y), from cos^e t = 2^-e sum_l binom(e, l) e^{i (e - 2l) t}.
+
+    Refused up front (require_expansion) where the loop, over sum_e prod_j (e_j + 1) =
+    C(3k-1, k) terms (the coefficient of x^k in (1-x)^(-2k)), would not fit or finish."""
+    require_expansion(k)
     coef: dict[tuple[tuple[int, ...], int], Fraction] = {}
     for e in _compositions(k):
         multinomial = math.factorial(k) // math.prod(math.factorial(ej) for ej in e)

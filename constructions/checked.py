@@ -19,8 +19,8 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from fourier_circuits.constructions.analytic import construct
-from fourier_circuits.constructions.designs import get_design
+from fourier_circuits.constructions.analytic import construct, require_network
+from fourier_circuits.constructions.designs import design_size, get_design
 from fourier_circuits.constructions.exact import exact_normalized_margin, prove_design
 from fourier_circuits.theory import (
     FourierCircuitsError,
@@ -32,6 +32,7 @@ from fourier_circuits.theory import (
     judge,
     margin_report,
 )
+from fourier_circuits.theory.evaluation import require_evaluation
 from fourier_circuits.theory.summary import network_measurements
 from fourier_circuits.theory.tolerances import PHASE_ATOL
 
@@ -124,8 +125,15 @@ def _exact(p: int, k: int, design: str) -> tuple[ExactCheck, list[str]]:
 def check_construction(
     p: int, k: int, design: str = "paper", *, exact: bool = False
 ) -> ConstructionCheck:
-    """Build `design`'s network at (p, k) and check it (see the module docstring)."""
+    """Build `design`'s network at (p, k) and check it (see the module docstring).
+
+    Refused before anything is built (theory.budget) when D_p is too large to enumerate, the
+    network (width |design| (p-1)/2) would not fit in memory, or the pass over D_p would not
+    finish within the time limit (theory.evaluation.require_evaluation: about 2 p^k m p flop)."""
     task = Task(p, k)
+    m = design_size(design, task.k) * ((task.p - 1) // 2)
+    require_evaluation(m, task.k, task.p)
+    require_network(m, task.k, task.p, what="check_construction")
     start = time.perf_counter()
     net = construct(task.p, task.k, design)
     report = margin_report(net)

@@ -16,11 +16,13 @@ exactly when every unwanted character e^{i v.phi} averages to zero over the desi
 from __future__ import annotations
 
 import itertools
+import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
+import fourier_circuits.theory.budget as budget
 from fourier_circuits.theory import (
     FloatArray,
     FourierCircuitsError,
@@ -90,22 +92,56 @@ class PhaseDesign:
         return cls(name, N, tuple(tuple(i * c for c in z) for i in range(N)))
 
 
+#: log2 of the number of points of each named design, a closed form in k (module docstring).
+LOG2_SIZES: dict[str, Callable[[int], float]] = {
+    "paper": lambda k: 2 * k - 1,
+    "grid3": lambda k: k * math.log2(3),
+    "lattice": lambda k: 1 + (k - 1) * math.log2(3),
+}
+
+
+def design_size(name: str, k: int) -> int:
+    """|design| of a named design for k summands, without building it: 2^(2k-1) (paper), 3^k
+    (grid3), 2 * 3^(k-1) (lattice); refused when the design would not fit in memory."""
+    if not isinstance(name, str) or name not in LOG2_SIZES:
+        raise FourierCircuitsError(
+            f"design={name!r} is unknown; choose one of {sorted(LOG2_SIZES)}"
+        )
+    k = validate_k(k)
+    require_points(name, k, LOG2_SIZES[name](k))
+    return round(2 ** LOG2_SIZES[name](k))
+
+
+def require_points(name: str, k: int, log2_points: float) -> None:
+    """Refuse a design of 2^log2_points points that would not fit in memory while it is built:
+    each point is held twice as a tuple of k ints (56 + 8 k bytes) and once as k int64, so
+    about 2 (56 + 8 k) + 8 k bytes a point."""
+    budget.require_memory_log10(
+        f"design {name!r} for k={k} ({budget.magnitude(log2_points * math.log10(2))} points)",
+        log2_points * math.log10(2) + math.log10(2 * (56 + 8 * k) + 8 * k),
+        fix="choose a smaller k",
+    )
+
+
 def paper_design(k: int) -> PhaseDesign:
     """{0, pi/2} x {0, pi/2, pi, 3 pi/2}^(k-1) (App. G; shifting all phi_j by pi gives the same
     neuron, hence phi_1 in {0, pi/2})."""
     k = validate_k(k)
+    require_points("paper", k, LOG2_SIZES["paper"](k))
     return PhaseDesign.grid("paper", 4, [(0, 1)] + [(0, 1, 2, 3)] * (k - 1))
 
 
 def grid3_design(k: int) -> PhaseDesign:
     """{0, 2 pi/3, 4 pi/3}^k."""
     k = validate_k(k)
+    require_points("grid3", k, LOG2_SIZES["grid3"](k))
     return PhaseDesign.grid("grid3", 3, [(0, 1, 2)] * k)
 
 
 def lattice_design(k: int) -> PhaseDesign:
     """Rank-1 lattice, N = 2 * 3^(k-1), z = (1, 3, ..., 3^(k-2), 4 * 3^(k-2)) (THEORY.md)."""
     k = validate_k(k)
+    require_points("lattice", k, LOG2_SIZES["lattice"](k))
     z = [3**j for j in range(k - 1)] + [4 * 3 ** (k - 2)]
     return PhaseDesign.lattice("lattice", 2 * 3 ** (k - 1), z)
 
@@ -119,7 +155,7 @@ DESIGNS: dict[str, Callable[[int], PhaseDesign]] = {
 
 def get_design(name: str, k: int) -> PhaseDesign:
     """The named design for k summands (one of DESIGNS)."""
-    if name not in DESIGNS:
+    if not isinstance(name, str) or name not in DESIGNS:
         raise FourierCircuitsError(f"design={name!r} is unknown; choose one of {sorted(DESIGNS)}")
     return DESIGNS[name](k)
 

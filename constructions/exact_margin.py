@@ -32,7 +32,6 @@ from fourier_circuits.theory import (
 )
 from fourier_circuits.theory.cyclotomic import (
     INT64_SAFE,
-    cyclotomic_polynomial,
     exponent_histogram,
     multiply_by_monomials,
     real_value,
@@ -94,7 +93,7 @@ def margin_work(p: int, k: int, design: PhaseDesign) -> int:
     shifts and the final reduction (p^(k+1) elements of length L times phi(L))."""
     L = math.lcm(p, design.N)
     m = design.size * (p - 1) // 2
-    D = cyclotomic_polynomial(L).degree()
+    D = int(sp.totient(L))  # = deg Phi_L, without building the polynomial
     return p**k * (m * L * (2 * k * (k - 1) + 2) + (p - 1) * p * L + p * L * D)
 
 

@@ -29,6 +29,8 @@ import cvxpy as cp
 import numpy as np
 import scipy.sparse as sp
 
+import fourier_circuits.theory.budget as budget
+from fourier_circuits.constructions.analytic import require_network
 from fourier_circuits.constructions.convex.solvers import (
     INFEASIBLE,
     LIMIT_FEASIBLE,
@@ -46,6 +48,7 @@ from fourier_circuits.theory import (
     PolyNet,
     Task,
     beta,
+    check_int,
     validate_k,
 )
 
@@ -200,8 +203,21 @@ def character_rows(k: int, L: int, p: int | None = None) -> tuple[FloatArray, In
     the expansion whose DFT frequencies (n, s) mod p coincide add up, so only
     sum_{(n,s) in class} A(n,s) mu^(n + s 1) = 0 per class is needed (docs/min-width.md:
     classes never mix frequencies, and the wanted class receives only the wanted term).
-    Returns rows (r, L^k) and the grid X (L^k, k)."""
+    Returns rows (r, L^k) and the grid X (L^k, k). Refused (theory.budget) when the rows, one
+    complex and two real per unwanted character over L^k points (8 x 4 bytes a character and
+    point), would not fit in memory."""
     k = validate_k(k)
+    L = check_int("L", L, min_value=1)
+    if budget.power_exceeds(L, k, 2**40):
+        raise FourierCircuitsError(
+            f"the grid Z_L^k has L^k = {budget.magnitude(k * math.log10(L))} points at L={L}, "
+            f"k={k}: more than the limit 2^40"
+        )
+    budget.require_memory(
+        f"the character rows on the grid Z_{L}^{k} ({L**k} points)",
+        8 * 4 * (len(unwanted_characters(k)) + 1) * L**k,
+        fix="choose a smaller L or k",
+    )
     X = np.array(list(itertools.product(range(L), repeat=k)), dtype=np.int64)
     coef: dict[tuple[int, ...], FloatArray] = {}
     if p is None:  # mu^(-v) = conj(mu^(v)): one of each pair +-v suffices
@@ -323,6 +339,7 @@ def weighted_network(p: int, design: PhaseDesign, weights: FloatArray | None = N
     adds w_i f_i to the logits and w_i to sum ||theta_i||^(k+1) ((k+1)-homogeneity). Repeated
     points of a multiset design are merged into one neuron carrying their multiplicity."""
     task = Task(p, design.k)
+    require_network(design.size * ((task.p - 1) // 2), task.k, task.p, what="weighted_network")
     merged: dict[tuple[int, ...], float] = {}
     ws = np.ones(design.size) if weights is None else np.asarray(weights, dtype=float)
     if ws.shape != (design.size,) or not np.all(ws > 0):
@@ -357,6 +374,14 @@ def frequency_collisions(p: int, k: int) -> tuple[int, int]:
     p (not always then: none for k = 2, p = 3), or gcd(zeta, p) > 1 for composite p."""
     task = Task(p, validate_k(k))
     terms = [(n, s) for n, s in _expansion(task.k)]
+    # one dictionary entry (a tuple of k+1 ints and a list: about 400 bytes) and k+1 Python
+    # steps per frequency and term
+    h = (task.p - 1) // 2
+    quantity = (
+        f"frequency_collisions(p={task.p}, k={task.k}) ({h} frequencies x {len(terms)} terms)"
+    )
+    budget.require_steps(quantity, h * len(terms) * (task.k + 2), fix="choose a smaller p")
+    budget.require_memory(quantity, 400 * h * len(terms), fix="choose a smaller p")
     seen: dict[tuple[int, ...], list[int]] = {}
     for zeta in task.frequencies.tolist():
         for n, s in terms:

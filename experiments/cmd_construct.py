@@ -1,4 +1,4 @@
-"""`fourier-circuits construct --p P --k K [--design D] [--save F.npz] [--exact]`.
+"""`fourier-circuits construct --p P --k K [--design D] [--save F.npz [--force]] [--exact]`.
 
 The command line of constructions.checked: builds a design's analytic network and checks it
 against Theorem 4.1 by brute force over D_p: normalized margin = gamma*, every example correct
@@ -14,7 +14,7 @@ import argparse
 from fourier_circuits.constructions import DESIGNS
 from fourier_circuits.constructions.checked import check_construction
 from fourier_circuits.experiments.outcome import Outcome, fmt
-from fourier_circuits.experiments.outputs import require_writable_file
+from fourier_circuits.experiments.outputs import Staged, add_force_argument, check_save
 from fourier_circuits.experiments.provenance import provenance
 from fourier_circuits.theory import Task
 
@@ -28,6 +28,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--design", choices=sorted(DESIGNS), default="paper", help="phase design (default: paper)"
     )
     parser.add_argument("--save", metavar="F.npz", help="save the network (DESIGN.md format)")
+    add_force_argument(parser)
     parser.add_argument(
         "--exact", action="store_true", help="also prove the construction exactly (sympy)"
     )
@@ -35,12 +36,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> Outcome:
     task = Task(args.p, args.k)
-    save = require_writable_file(args.save) if args.save else None
-    result = check_construction(task.p, task.k, args.design, exact=args.exact)
-    data = result.as_dict()
-    if save is not None and result.network is not None:
-        result.network.with_meta(**provenance(command="construct", design=args.design)).save(save)
-        data["saved"] = str(save)
+    save = check_save(args.save, force=args.force) if args.save is not None else None
+    with Staged(save=save, force=args.force) as stage:
+        result = check_construction(task.p, task.k, args.design, exact=args.exact)
+        data = result.as_dict()
+        if stage.file is not None and result.network is not None:
+            meta = provenance(command="construct", design=args.design)
+            result.network.with_meta(**meta).save(stage.file)
+            data["saved"] = str(save)
     rows = [(key, fmt(value)) for key, value in data.items()]
     if not task.prime:
         rows.append(("note", f"p={task.p} is not prime: outside the paper's assumption"))

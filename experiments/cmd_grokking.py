@@ -1,4 +1,5 @@
-"""`fourier-circuits grokking [--quick] [--problems "P,K;P,K;..."] [--seeds 0,1,2] [--out DIR]`.
+"""`fourier-circuits grokking [--quick] [--problems "P,K;P,K;..."] [--seeds 0,1,2]
+[--out DIR [--force]]`.
 
 The paper's Fig. 4 (arXiv 2402.09469: k = 2, 3, 4, 5 with p = 97, 31, 11, 5, 50% training data),
 scaled to a CPU: for each k a p with p^k about equal, the one-layer Transformer of
@@ -29,11 +30,7 @@ from fourier_circuits.constructions.transformer import (
     grokking,
 )
 from fourier_circuits.experiments.outcome import Outcome, fmt
-from fourier_circuits.experiments.outputs import (
-    make_out_dir,
-    require_writable_dir,
-    write_atomic,
-)
+from fourier_circuits.experiments.outputs import Staged, add_force_argument, check_out, write_atomic
 from fourier_circuits.experiments.plots import save_figure
 from fourier_circuits.experiments.plots_transformer import grokking_figure
 from fourier_circuits.experiments.provenance import provenance
@@ -58,6 +55,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--out", metavar="DIR", help="write grokking.png, history.json, result.json"
     )
+    add_force_argument(parser)
 
 
 def _problems(args: argparse.Namespace) -> tuple[tuple[int, int], ...]:
@@ -96,17 +94,19 @@ def run(args: argparse.Namespace) -> Outcome:
     configs = {
         (p, k): [model_config(args, p, k, seed) for seed in seeds] for p, k in problems
     }  # every config validated before any training
-    out = require_writable_dir(args.out) if args.out else None
-    bars = ProgressBars()
-    try:
-        result = grokking(configs, callback_factory=bars)
-    finally:
-        bars.close()
-    data = result.as_dict()
-    # the problems as given, a repeated one listed again (it is trained once)
-    data["problems"] = [list(pk) for pk in problems]
+    out = check_out(args.out, force=args.force) if args.out is not None else None
+    with Staged(out=out, force=args.force) as stage:
+        bars = ProgressBars()
+        try:
+            result = grokking(configs, callback_factory=bars)
+        finally:
+            bars.close()
+        data = result.as_dict()
+        # the problems as given, a repeated one listed again (it is trained once)
+        data["problems"] = [list(pk) for pk in problems]
+        if stage.dir is not None:
+            _write_out(stage.dir, result, data)
     if out is not None:
-        _write_out(out, result, data)
         data["out"] = str(out)
     rows = [
         (
@@ -130,7 +130,6 @@ def _write_out(out: Path, result: GrokkingResult, data: dict[str, Any]) -> None:
     """DIR/history.json (provenance, every run's measurements), DIR/result.json (the JSON object
     of --json) and DIR/grokking.png, each written to a temporary name and renamed."""
     runs = result.runs
-    make_out_dir(out)
     meta = provenance(command=NAME, seeds=data["seeds"], config=data["config"])
     history = {
         "provenance": meta,

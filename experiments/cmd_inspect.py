@@ -1,4 +1,4 @@
-"""`fourier-circuits inspect F.npz [--min-ratio R] [--out DIR]`.
+"""`fourier-circuits inspect F.npz [--min-ratio R] [--out DIR [--force]]`.
 
 Checks a saved network (DESIGN.md's `.npz`: U (m, k, p), W (m, p), p, k, optional meta; any
 network of the form of eq. 2 of arXiv 2402.09469, yours included) against Theorem 4.1, by brute
@@ -10,7 +10,8 @@ force over all of D_p and one DFT of its weights (theory.summarise, judged by th
 - reported: per-neuron dominant frequencies, neurons per frequency, phase-sum residuals,
   amplitude balance, Condition 3.8, the certificate pair of Def 3.5, and the file's meta.
 --out DIR writes DIR/inspect.json (the JSON object) and three figures (power_heatmap.png,
-neuron_cosines.png, neurons_per_frequency.png), each atomically.
+neuron_cosines.png, neurons_per_frequency.png), built in a hidden sibling and renamed into
+place when complete (an existing DIR only with --force).
 Exit 2, one line on stderr: a missing, unreadable, corrupt or mismatched file (PolyNet.load
 refuses U/W shapes that disagree, even p, non-finite entries, missing arrays, pickled objects),
 a zero network, a D_p too large to enumerate, an unwritable --out.
@@ -23,7 +24,13 @@ import json
 from typing import Any
 
 from fourier_circuits.experiments.outcome import Outcome, fmt
-from fourier_circuits.experiments.outputs import make_out_dir, require_writable_dir, write_atomic
+from fourier_circuits.experiments.outputs import (
+    Staged,
+    add_force_argument,
+    check_out,
+    require_outside,
+    write_atomic,
+)
 from fourier_circuits.theory import PolyNet, summarise, validate_min_ratio
 from fourier_circuits.theory.summary import DEFAULT_MIN_RATIO
 
@@ -41,11 +48,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "0.99 is what `train` claims)",
     )
     parser.add_argument("--out", metavar="DIR", help="write inspect.json and three figures")
+    add_force_argument(parser)
 
 
 def run(args: argparse.Namespace) -> Outcome:
     min_ratio = validate_min_ratio(args.min_ratio)
-    out = require_writable_dir(args.out) if args.out else None
+    out = check_out(args.out, force=args.force) if args.out is not None else None
+    if out is not None:
+        require_outside(args.file, out, what="F.npz")
     net = PolyNet.load(args.file)
     summary = summarise(net)
     data = {"file": str(args.file), **summary.as_dict(min_ratio=min_ratio)}
@@ -53,13 +63,14 @@ def run(args: argparse.Namespace) -> Outcome:
     if not net.task.prime:
         rows.append(("note", f"p={net.p} is not prime: outside the paper's assumption"))
     if out is not None:
-        make_out_dir(out)
-        from fourier_circuits.experiments.plots import save_network_plots  # matplotlib
+        with Staged(out=out, force=args.force) as stage:
+            assert stage.dir is not None
+            from fourier_circuits.experiments.plots import save_network_plots  # matplotlib
 
-        figures = save_network_plots(net, out)
-        data["out"] = str(out)
-        data["figures"] = [str(path) for path in figures]
-        write_atomic(out / "inspect.json", _dumps(data))
+            figures = save_network_plots(net, stage.dir)
+            data["out"] = str(out)
+            data["figures"] = [str(out / path.relative_to(stage.dir)) for path in figures]
+            write_atomic(stage.dir / "inspect.json", _dumps(data))
         rows.append(("out", str(out)))
     return Outcome(data, rows, list(data["failed"]))
 

@@ -1,4 +1,4 @@
-"""`fourier-circuits solve --p P --k K [--method reduced|full] [--save F.npz]`.
+"""`fourier-circuits solve --p P --k K [--method reduced|full] [--save F.npz [--force]]`.
 
 The command line of constructions.convex.bracket: the maximum normalized margin computed from its
 definition, without being told gamma*: a lower bound from column generation over random neurons
@@ -15,12 +15,14 @@ import contextlib
 import os
 import sys
 from collections.abc import Iterator
+from typing import TypeVar
 
 from fourier_circuits.constructions.convex.bracket import EXPLICIT_MAX_EXAMPLES, bracket
 from fourier_circuits.constructions.convex.bracket_even import bracket_even
 from fourier_circuits.constructions.smallest_width import smallest_width
+from fourier_circuits.experiments.arguments import refuse_given, seconds
 from fourier_circuits.experiments.outcome import Outcome, fmt
-from fourier_circuits.experiments.outputs import require_writable_file
+from fourier_circuits.experiments.outputs import Staged, add_force_argument, check_save
 from fourier_circuits.experiments.provenance import provenance
 from fourier_circuits.theory import FourierCircuitsError, Task
 
@@ -39,20 +41,23 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--method",
         choices=("reduced", "full"),
-        default="reduced",
-        help="shift-reduced master (p-1 rows) or the full LP (p^k (p-1) rows, tiny p only)",
+        help="shift-reduced master (p-1 rows, the default) or the full LP (p^k (p-1) rows, tiny "
+        "p only)",
     )
     parser.add_argument("--save", metavar="F.npz", help="save the explicit network")
+    add_force_argument(parser)
     parser.add_argument(
         "--sparsify",
         action="store_true",
         help="also solve the full LP on every shift of the support (a vertex: fewer neurons); "
         "--save then saves that network (p^k (p-1) <= 1500; (11, 2) takes about a minute)",
     )
-    parser.add_argument("--seed", type=int, default=0, help="seed of the random neurons")
-    parser.add_argument("--starts", type=int, default=10, help="pricing starts per iteration")
+    parser.add_argument("--seed", type=int, help="seed of the random neurons (default 0)")
+    parser.add_argument("--starts", type=int, help="pricing starts per iteration (default 10)")
     parser.add_argument(
-        "--max-seconds", type=float, default=600.0, help="time limit of column generation"
+        "--max-seconds",
+        type=seconds(allow_zero=False),
+        help="time limit of column generation (default 600)",
     )
     parser.add_argument(
         "--no-sdp", action="store_true", help="skip the k = 2 SDP and the k = 3 SOS certificates"
@@ -64,9 +69,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--search-seconds",
-        type=float,
-        default=0.0,
-        help="with --min-width: time limit of an integer-program design search (0: none)",
+        type=seconds(allow_zero=True),
+        help="with --min-width: time limit of an integer-program design search (default 0: none)",
     )
 
 
@@ -100,9 +104,11 @@ def _progress(iteration: int, t: float, best: float, columns: int) -> None:
 
 def _run_min_width(args: argparse.Namespace) -> Outcome:
     """`solve --min-width`: constructions.smallest_width (docs/min-width.md)."""
+    flags = ("--save", "--force", "--sparsify", "--method", "--seed", "--starts", "--max-seconds")
+    refuse_given(args, flags, unless="with --min-width (no convex bracket is solved)")
     with _stdout_to_stderr():
         result = smallest_width(
-            args.k, p=args.p, sdp=not args.no_sdp, search_seconds=args.search_seconds
+            args.k, p=args.p, sdp=not args.no_sdp, search_seconds=args.search_seconds or 0.0
         )
     data = result.as_dict()
     rows = [(key, fmt(value)) for key, value in data.items() if key not in ("design", "search")]
@@ -113,56 +119,63 @@ def _run_min_width(args: argparse.Namespace) -> Outcome:
 def _run_even(args: argparse.Namespace) -> Outcome:
     """Even p: constructions.convex.bracket_even against theory.even_p's closed form (same keys
     as at odd p; gamma_star is the even-p closed form, `paper_formula` the odd one)."""
-    refused = [flag for flag, on in (("--save", args.save), ("--sparsify", args.sparsify)) if on]
-    if args.method != "reduced":
-        refused.append(f"--method {args.method}")
-    if refused:
-        raise FourierCircuitsError(
-            f"p={args.p} is even: {', '.join(refused)} not available (the even-p route brackets "
-            "gamma* only; docs/even-p.md)"
-        )
+    flags = ("--save", "--force", "--sparsify", "--method", "--max-seconds", "--no-sdp")
+    refuse_given(
+        args,
+        flags,
+        unless=f"at even p={args.p} (the even-p route brackets gamma* only; docs/even-p.md)",
+    )
     with _stdout_to_stderr():
-        result = bracket_even(args.p, args.k, seed=args.seed, starts=args.starts)
+        result = bracket_even(args.p, args.k, seed=_or(args.seed, 0), starts=_or(args.starts, 10))
     data = result.as_dict()
     rows = [(key, fmt(value)) for key, value in data.items() if key != "upper_bounds"]
     return Outcome(data, rows, list(result.failures))
 
 
+T = TypeVar("T")
+
+
+def _or(value: T | None, default: T) -> T:
+    return default if value is None else value
+
+
 def run(args: argparse.Namespace) -> Outcome:
     if args.min_width:
         return _run_min_width(args)
+    refuse_given(args, ("--search-seconds",), unless="without --min-width")
     if args.p is None:
         raise FourierCircuitsError("--p is required (unless --min-width)")
     if args.p % 2 == 0:  # the paper's theory needs odd p; this toolkit derives the even case
         return _run_even(args)
     task = Task(args.p, args.k)
-    save = require_writable_file(args.save) if args.save else None
-    if save is not None and args.method == "reduced" and task.n_examples > EXPLICIT_MAX_EXAMPLES:
+    method, seed = _or(args.method, "reduced"), _or(args.seed, 0)
+    save = check_save(args.save, force=args.force) if args.save is not None else None
+    if save is not None and method == "reduced" and task.n_examples > EXPLICIT_MAX_EXAMPLES:
         raise FourierCircuitsError(
             f"--save needs the explicit orbit network of width support * p^k; p^k = "
             f"{task.n_examples} exceeds {EXPLICIT_MAX_EXAMPLES} (use a smaller p or k)"
         )
-    with _stdout_to_stderr():
-        result = bracket(
-            task.p,
-            task.k,
-            method=args.method,
-            seed=args.seed,
-            starts=args.starts,
-            max_seconds=args.max_seconds,
-            certificates=not args.no_sdp,
-            sparsify_network=args.sparsify,
-            progress=_progress,
-        )
-    data = result.as_dict()
-    if save is not None and result.network is not None:
-        result.network.with_meta(
-            **provenance(
-                command="solve", method=args.method, seed=args.seed, lower_bound=result.lower_bound
+    with Staged(save=save, force=args.force) as stage:
+        with _stdout_to_stderr():
+            result = bracket(
+                task.p,
+                task.k,
+                method=method,
+                seed=seed,
+                starts=_or(args.starts, 10),
+                max_seconds=_or(args.max_seconds, 600.0),
+                certificates=not args.no_sdp,
+                sparsify_network=args.sparsify,
+                progress=_progress,
             )
-        ).save(save)
-        data["saved"] = str(save)
-        data["width"] = result.network.m
+        data = result.as_dict()
+        if stage.file is not None and result.network is not None:
+            meta = provenance(
+                command="solve", method=method, seed=seed, lower_bound=result.lower_bound
+            )
+            result.network.with_meta(**meta).save(stage.file)
+            data["saved"] = str(save)
+            data["width"] = result.network.m
     rows = [(key, fmt(value)) for key, value in data.items() if key != "upper_bounds"]
     rows += [
         (f"upper bound ({bd.method})", f"{fmt(bd.value)} rigorous={fmt(bd.rigorous)}")

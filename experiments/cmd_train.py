@@ -1,5 +1,5 @@
 """`fourier-circuits train --p P --k K [--width M] [--seed S] [--optimizer O] [--steps N]
-[--save F.npz] [--out DIR]`.
+[--save F.npz] [--out DIR] [--force]`.
 
 Trains the network of eq. 2 of arXiv 2402.09469 (constructions.trained) and checks what Theorem
 4.1 says training should find, measuring the final weights with the theory module:
@@ -13,6 +13,8 @@ By default it trains on all of D_p (the theorem's setting) and stops as soon as 
 claim is still checked over all of D_p, so it then also demands generalisation.
 Exit 0: the claims held; 1: one failed (named); 2: bad input, or training diverged or stalled
 (one line on stderr). A progress bar goes to stderr when it is a terminal.
+--save and --out are checked before training and published together when the run is complete
+(experiments.outputs.Staged: an existing target only with --force; nothing on any failure).
 """
 
 from __future__ import annotations
@@ -42,9 +44,10 @@ from fourier_circuits.constructions.trained import (
 )
 from fourier_circuits.experiments.outcome import Outcome, fmt
 from fourier_circuits.experiments.outputs import (
-    make_out_dir,
-    require_writable_dir,
-    require_writable_file,
+    Staged,
+    add_force_argument,
+    check_out,
+    check_save,
     write_atomic,
 )
 from fourier_circuits.experiments.plots import ANALYTIC_MAX_EXAMPLES, save_training_plots
@@ -91,6 +94,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--threads", type=int, help="torch threads (default: 1 if small)")
     parser.add_argument("--save", metavar="F.npz", help="save the trained network")
     parser.add_argument("--out", metavar="DIR", help="write plots, history.json, result.json")
+    add_force_argument(parser)
 
 
 def _config(args: argparse.Namespace) -> TrainConfig:
@@ -164,9 +168,37 @@ def _progress(total: int) -> tuple[tqdm[Any], Any]:
 
 def run(args: argparse.Namespace) -> Outcome:
     config = _config(args)
+    config.resolved()  # every field validated before the targets are checked
+    save = check_save(args.save, force=args.force) if args.save is not None else None
+    out = check_out(args.out, force=args.force) if args.out is not None else None
+    with Staged(save=save, out=out, force=args.force) as stage:
+        data, result, failures = _train_and_write(config, stage)
+    if out is not None:
+        data["out"] = str(out)
+    if save is not None:
+        data["saved"] = str(save)
+    comparison = data["comparison"]
+    data = jsonable(data)
+    rows = [(key, fmt(value)) for key, value in data.items() if key not in ("claims", "comparison")]
+    rows.append(
+        (
+            "claims checked",
+            f"margin_ratio >= {MARGIN_RATIO_CLAIM}, frequencies_covered >= {COVERAGE_CLAIM}, "
+            f"max_normalized_power_median >= {SINGLE_FREQUENCY_CLAIM}",
+        )
+    )
+    rows += _comparison_rows(comparison)
+    if result.stop_reason == "plateau":
+        rows.append(("note", "stopped early: the margin ratio stopped growing"))
+    return Outcome(data, rows, failures)
+
+
+def _train_and_write(
+    config: TrainConfig, stage: Staged
+) -> tuple[dict[str, Any], TrainResult, list[str]]:
+    """Train, measure, and write --out's files into stage.dir and the network to stage.file:
+    (the JSON object, the run, the failed claims)."""
     cfg = config.resolved()
-    save = require_writable_file(args.save) if args.save else None
-    out = require_writable_dir(args.out) if args.out else None
     torch.manual_seed(cfg.seed)  # training draws only from its own generators; belt and braces
     bar, update = _progress(cfg.steps or 0)
     try:
@@ -230,25 +262,11 @@ def run(args: argparse.Namespace) -> Outcome:
     )
     failures = result.failures(MARGIN_RATIO_CLAIM)
     meta = provenance(command="train", seed=cfg.seed, config=cfg.as_dict())
-    if out is not None:
-        _write_out(out, result, data, analytic, meta)
-        data["out"] = str(out)
-    if save is not None:
-        result.net.with_meta(**meta).save(save)
-        data["saved"] = str(save)
-    data = jsonable(data)
-    rows = [(key, fmt(value)) for key, value in data.items() if key not in ("claims", "comparison")]
-    rows.append(
-        (
-            "claims checked",
-            f"margin_ratio >= {MARGIN_RATIO_CLAIM}, frequencies_covered >= {COVERAGE_CLAIM}, "
-            f"max_normalized_power_median >= {SINGLE_FREQUENCY_CLAIM}",
-        )
-    )
-    rows += _comparison_rows(comparison)
-    if result.stop_reason == "plateau":
-        rows.append(("note", "stopped early: the margin ratio stopped growing"))
-    return Outcome(data, rows, failures)
+    if stage.dir is not None:
+        _write_out(stage.dir, result, data, analytic, meta)
+    if stage.file is not None:
+        result.net.with_meta(**meta).save(stage.file)
+    return data, result, failures
 
 
 def _comparison_rows(comparison: dict[str, Any]) -> list[tuple[str, str]]:
@@ -269,7 +287,6 @@ def _write_out(
 ) -> None:
     """DIR/history.json (config, provenance, every measurement), DIR/result.json (the JSON
     object printed by --json) and the four figures of experiments.plots, each atomically."""
-    make_out_dir(out)
     history = {
         "provenance": meta,
         "config": result.config.as_dict(),

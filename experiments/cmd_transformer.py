@@ -1,4 +1,4 @@
-"""`fourier-circuits transformer --p P --k K [--seed S] [--paper] [--out DIR] ...`.
+"""`fourier-circuits transformer --p P --k K [--seed S] [--paper] [--out DIR [--force]] ...`.
 
 Trains the one-layer Transformer of Section 5 of arXiv 2402.09469 (constructions.transformer) on
 the tokens a_1 ... a_k '=' with a random half of the p^k examples, and analyses its attention in
@@ -32,11 +32,7 @@ from fourier_circuits.constructions.transformer import (
     report,
 )
 from fourier_circuits.experiments.outcome import Outcome, fmt
-from fourier_circuits.experiments.outputs import (
-    make_out_dir,
-    require_writable_dir,
-    write_atomic,
-)
+from fourier_circuits.experiments.outputs import Staged, add_force_argument, check_out, write_atomic
 from fourier_circuits.experiments.plots_transformer import save_transformer_plots
 from fourier_circuits.experiments.provenance import provenance
 from fourier_circuits.experiments.transformer_args import (
@@ -60,24 +56,27 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--top", type=int, default=TOP_FREQUENCIES, help="2-D frequency classes counted (4)"
     )
     parser.add_argument("--out", metavar="DIR", help="write plots, history.json, result.json")
+    add_force_argument(parser)
 
 
 def run(args: argparse.Namespace) -> Outcome:
     config = model_config(args, args.p, args.k, args.seed)
-    out = require_writable_dir(args.out) if args.out else None
     n_top = args.top
     classes = (config.p**2 - 1) // 2
     if not 1 <= n_top <= classes:
         raise FourierCircuitsError(
             f"--top {n_top} must lie in 1..{classes} (the non-DC conjugate classes of p={config.p})"
         )
-    result = run_training(config)
-    measured = report(result, n_top=n_top, noise_samples=NOISE_SAMPLES)
-    data = measured.as_dict()
-    failures = list(measured.failures)
+    out = check_out(args.out, force=args.force) if args.out is not None else None
+    with Staged(out=out, force=args.force) as stage:
+        result = run_training(config)
+        measured = report(result, n_top=n_top, noise_samples=NOISE_SAMPLES)
+        data = measured.as_dict()
+        failures = list(measured.failures)
+        if stage.dir is not None:
+            meta = provenance(command=NAME, seed=config.seed, config=config.as_dict())
+            write_out(stage.dir, result, measured.analysis, data, meta)
     if out is not None:
-        meta = provenance(command=NAME, seed=config.seed, config=config.as_dict())
-        write_out(out, result, measured.analysis, data, meta)
         data["out"] = str(out)
     skip = (
         "config",
@@ -107,7 +106,6 @@ def write_out(
     """DIR/history.json (provenance, config, every measurement), DIR/result.json (the JSON object
     of --json), DIR/params.npz (final float64 parameters) and the figures of
     experiments.plots_transformer, each written to a temporary name and renamed."""
-    make_out_dir(out)
     history = {
         "provenance": meta,
         "config": result.config.as_dict(),

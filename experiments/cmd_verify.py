@@ -16,16 +16,20 @@ import datetime
 import json
 import os
 import shlex
-import shutil
 import sys
-import tempfile
 import time
 from collections.abc import Callable
 from functools import partial
 from pathlib import Path
 
 from fourier_circuits.experiments.outcome import Outcome
-from fourier_circuits.experiments.outputs import write_atomic
+from fourier_circuits.experiments.outputs import (
+    Staged,
+    add_force_argument,
+    check_out,
+    require_outside,
+    write_atomic,
+)
 from fourier_circuits.experiments.plots import save_figure
 from fourier_circuits.experiments.provenance import versions
 from fourier_circuits.experiments.verify import constructive, controls, convex, empirical, symbolic
@@ -39,6 +43,7 @@ from fourier_circuits.experiments.verify.report import (
     verdicts,
 )
 from fourier_circuits.theory import FourierCircuitsError, PolyNet, jsonable
+from fourier_circuits.theory.evaluation import require_evaluation
 
 NAME = "verify"
 
@@ -63,7 +68,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--out", metavar="DIR", default="verify-report", help="report directory (verify-report)"
     )
     parser.add_argument("--quick", action="store_true", help="a smaller grid (under 2 minutes)")
-    parser.add_argument("--force", action="store_true", help="replace a non-empty DIR")
+    add_force_argument(parser)
     parser.add_argument("--seed", type=int, default=0, help="seed of every randomised route")
     parser.add_argument(
         "--network", metavar="F.npz", help="also check this saved network (as `inspect` does)"
@@ -74,32 +79,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=None,
         help="the margin ratio --network must reach (default: gamma* itself)",
     )
-
-
-def require_out_dir(path: str, *, force: bool) -> Path:
-    """Check, before any work, that DIR can be written: refuse a non-empty DIR without force."""
-    target = Path(path)
-    if target.exists() and not target.is_dir():
-        raise FourierCircuitsError(f"--out {path!r} exists and is not a directory")
-    if target.is_dir() and any(target.iterdir()) and not force:
-        raise FourierCircuitsError(f"--out {path!r} is not empty; pass --force to replace it")
-    parent = target.resolve().parent
-    if not parent.is_dir():
-        raise FourierCircuitsError(f"--out {path!r}: directory {str(parent)!r} does not exist")
-    if not os.access(parent, os.W_OK | os.X_OK):
-        raise FourierCircuitsError(f"--out {path!r}: directory {str(parent)!r} is not writable")
-    return target
-
-
-def _publish(work: Path, target: Path) -> None:
-    """Move the finished work directory to target, replacing what was there (--force)."""
-    if target.exists():
-        trash = Path(tempfile.mkdtemp(dir=target.resolve().parent, prefix=f".{target.name}.old-"))
-        os.replace(target, trash / "old")
-        os.replace(work, target)
-        shutil.rmtree(trash, ignore_errors=True)
-    else:
-        os.replace(work, target)
 
 
 def _steps(
@@ -192,14 +171,17 @@ def _progress(i: int, n: int, what: str, seconds: float, found: list[Check]) -> 
 
 
 def run(args: argparse.Namespace) -> Outcome:
-    target = require_out_dir(args.out, force=args.force)
+    target = check_out(args.out, force=args.force)
     if args.network is not None:
         from fourier_circuits.theory import validate_min_ratio
 
+        require_outside(args.network, target, what="--network")
+
         if args.min_ratio is not None:
             validate_min_ratio(args.min_ratio)
-        try:
-            PolyNet.load(args.network)  # an unusable file is bad input: refuse before any work
+        try:  # an unusable file, or one too large to check, is bad input: refuse before any work
+            net = PolyNet.load(args.network)
+            require_evaluation(net.m, net.k, net.p, passes=2)  # summarise: margins, Condition 3.8
         except FourierCircuitsError as err:
             raise FourierCircuitsError(f"--network: {err}") from None
     elif args.min_ratio is not None:
@@ -208,8 +190,9 @@ def run(args: argparse.Namespace) -> Outcome:
     plan = VerifyPlan(**{**base.__dict__, "seed": args.seed})
     started = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M:%S")
     start = time.perf_counter()
-    work = Path(tempfile.mkdtemp(dir=target.resolve().parent, prefix=f".{target.name}.tmp-"))
-    try:
+    with Staged(out=target, force=args.force) as stage:
+        assert stage.dir is not None
+        work = stage.dir
         todo = _steps(plan, work, args.network, args.min_ratio)
         checks: list[Check] = []
         for i, (what, step) in enumerate(todo, 1):
@@ -231,10 +214,6 @@ def run(args: argparse.Namespace) -> Outcome:
         report = markdown(checks, meta, figures)
         write_atomic(work / "report.md", report.encode())
         write_atomic(work / "results.json", _dumps(data))
-        _publish(work, target)
-    finally:
-        if work.exists():
-            shutil.rmtree(work, ignore_errors=True)
     found = verdicts(checks)
     summary = {
         "ok": data["ok"],

@@ -1,7 +1,7 @@
 """What is true, and how to check it: the task, the network, margins, Fourier analysis and the
 closed forms of arXiv 2402.09469. Pure numpy/scipy/sympy; no torch, no printing."""
 
-from fourier_circuits.theory._validation import check_array, check_int, is_integer
+from fourier_circuits.theory._validation import check_array, check_int, check_seed, is_integer
 from fourier_circuits.theory.attention import (
     KEY_FREQUENCY_SHARE,
     TOP_FREQUENCIES,
@@ -100,6 +100,7 @@ __all__ = [
     "check_array",
     "check_certificate",
     "check_int",
+    "check_seed",
     "class_weighted_margins",
     "condition_3_8",
     "dataset_margin",

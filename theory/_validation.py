@@ -13,6 +13,7 @@ from typing import Any, TypeGuard
 import numpy as np
 import numpy.typing as npt
 
+import fourier_circuits.theory.budget as budget
 from fourier_circuits.theory.errors import FourierCircuitsError
 
 FloatArray = npt.NDArray[np.float64]
@@ -66,6 +67,19 @@ def check_int(
     return number
 
 
+#: Seeds are integers below this: what numpy's legacy generators and torch.manual_seed accept.
+SEED_LIMIT = 2**32
+
+
+def check_seed(value: object, name: str = "seed") -> int:
+    """value as an int in 0..2^32 - 1 (a seed), or FourierCircuitsError naming it."""
+    if not is_integer(value) or not 0 <= int(value) < SEED_LIMIT:
+        raise FourierCircuitsError(
+            f"{name}={value!r} must be an integer >= 0 and < 2^32 (numpy's and torch's seeds)"
+        )
+    return int(value)
+
+
 def check_array(
     name: str,
     value: Any,
@@ -80,7 +94,8 @@ def check_array(
     readable as one array (not ragged); dtype integer or float (not bool, complex, object or text);
     exactly `ndim` axes when ndim is given (`axes` is appended to that message, e.g. what the axes
     are); `check_shape(shape)`, which raises its own FourierCircuitsError for a rule on the shape
-    (square, odd length); every value finite.
+    (square, odd length); the copy fits in memory (theory.budget.require_memory: 8 bytes a value
+    and 1 for the finiteness check); every value finite.
     """
     if isinstance(value, np.ma.MaskedArray):
         raise FourierCircuitsError(
@@ -101,6 +116,7 @@ def check_array(
         )
     if check_shape is not None:
         check_shape(array.shape)
+    budget.require_memory(f"a float64 copy of {name} (shape {array.shape})", 9 * array.size)
     array = np.array(array, dtype=np.float64, copy=True)
     if not np.all(np.isfinite(array)):
         bad = int(np.size(array) - np.count_nonzero(np.isfinite(array)))

@@ -47,14 +47,16 @@ frequency.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
+import fourier_circuits.theory.budget as budget
 from fourier_circuits.theory._validation import FloatArray, check_array, check_int
 from fourier_circuits.theory.errors import FourierCircuitsError
-from fourier_circuits.theory.fourier import one_sided_power
+from fourier_circuits.theory.fourier import SPECTRUM_BYTES, one_sided_power
 from fourier_circuits.theory.task import IntArray, validate_p
 
 #: Classes counted by attention_fourier_concentration by default (module docstring: an outer
@@ -80,7 +82,12 @@ def _square_matrix(name: str, M: Any) -> FloatArray:
                 "are folded, which needs odd p)"
             ) from None
 
-    return check_array(name, M, check_shape=square_odd)
+    matrix = check_array(name, M, check_shape=square_odd)
+    # the complex 2-D DFT and its power, plus the (p^2 - 1)/2 classes (frequency_classes)
+    budget.require_memory(
+        f"the 2-D spectrum of {name} {matrix.shape}", 2 * SPECTRUM_BYTES * matrix.size
+    )
+    return matrix
 
 
 def dft2(M: Any) -> np.ndarray[Any, np.dtype[np.complex128]]:
@@ -97,6 +104,10 @@ def frequency_classes(p: int) -> IntArray:
     ordered by j1, then j2."""
     p = validate_p(p)
     h = (p - 1) // 2
+    # a Python tuple of two ints (about 120 bytes) per class, then 16 bytes each in the array
+    n_classes = (p * p - 1) // 2
+    budget.require_steps(f"the {n_classes} frequency classes of p={p}", n_classes)
+    budget.require_memory(f"the {n_classes} frequency classes of p={p}", 136 * n_classes)
     reps = [(0, j2) for j2 in range(1, h + 1)]
     reps += [(j1, j2) for j1 in range(1, h + 1) for j2 in range(-h, h + 1)]
     return np.array(reps, dtype=np.int64)
@@ -260,6 +271,17 @@ def noise_concentrations(
     without Fourier structure follows (a concentration above its upper tail is not chance)."""
     p = validate_p(p)
     samples = check_int("samples", samples, min_value=1)  # "samples=0 must be an integer >= 1"
+    if not isinstance(rng, np.random.Generator):
+        raise FourierCircuitsError(
+            f"rng={rng!r} must be a numpy.random.Generator (e.g. numpy.random.default_rng(0))"
+        )
+    # per sample: a p x p Gaussian draw, its 2-D FFT (about 10 p^2 log2 p flop), the ranking of
+    # the (p^2 - 1)/2 classes (an argsort, about 5 p^2 log2 p) and the classes themselves
+    # (frequency_classes: (p^2 - 1)/2 Python-level steps)
+    quantity = f"{samples} noise samples of p={p}"
+    budget.require_time(quantity, samples * 15 * p * p * max(math.log2(p), 1))
+    budget.require_steps(quantity, samples * (p * p - 1) // 2)
+    budget.require_memory(quantity, (8 + 2 * SPECTRUM_BYTES + 68) * p * p)  # one sample at a time
     return np.array(
         [
             attention_spectrum(rng.standard_normal((p, p)), n_top=n_top).concentration

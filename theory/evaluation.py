@@ -18,6 +18,7 @@ from typing import Any, TypeVar
 import numpy as np
 from threadpoolctl import threadpool_limits
 
+import fourier_circuits.theory.budget as budget
 from fourier_circuits.theory._validation import FloatArray, check_int
 from fourier_circuits.theory.task import (
     IntArray,
@@ -52,10 +53,41 @@ def _cpu_count() -> int:
 
 
 def _optional_positive_int(name: str, value: Any) -> int | None:
-    """None, or value as an int >= 1 (chunk sizes and thread counts)."""
+    """None, or value as an int >= 1 (chunk sizes)."""
     if value is None:
         return None
     return check_int(name, value, min_value=1, rule="a positive integer (or None)")
+
+
+def _optional_workers(value: Any) -> int | None:
+    """None, or value as an int in 1..theory.budget.max_threads()."""
+    if value is None:
+        return None
+    limit = budget.max_threads()
+    number = check_int("workers", value, min_value=1, rule="a positive integer (or None)")
+    return check_int(
+        "workers",
+        number,
+        max_value=limit,
+        rule=f"at most {limit} ({budget.THREADS_PER_CPU} x the CPUs of this machine)",
+    )
+
+
+def _shape_text(m: int, k: int, p: int) -> str:
+    return f"the network (m, k, p) = ({m}, {k}, {p})"
+
+
+def require_batch(U: FloatArray, n_inputs: int, rows: int) -> None:
+    """Refuse logits of n_inputs inputs that would not fit or finish (theory.budget): the output
+    (N, p), per chunk of `rows` inputs the pre-activations and their scratch (2 x rows x m), the
+    table U^T (k, p, m), all float64; the work evaluation_flop(N, m, k, p)."""
+    m, k, p = U.shape
+    block = min(rows, n_inputs)
+    budget.require(
+        f"the logits of {_shape_text(m, k, p)} on {n_inputs} inputs",
+        nbytes=8 * (n_inputs * p + 2 * block * m + k * p * m),
+        flop=budget.evaluation_flop(n_inputs, m, k, p),
+    )
 
 
 def _power_inplace(Z: FloatArray, k: int, scratch: FloatArray) -> None:
@@ -82,8 +114,13 @@ def _power_inplace(Z: FloatArray, k: int, scratch: FloatArray) -> None:
 
 
 def hidden(U: FloatArray, a: IntArray) -> FloatArray:
-    """Pre-activations z_i(a) = sum_j U[i, j, a_j] of validated inputs a: (N, k) -> (N, m)."""
-    m, k, _ = U.shape
+    """Pre-activations z_i(a) = sum_j U[i, j, a_j] of validated inputs a: (N, k) -> (N, m);
+    refused when Z (N, m), a gathered row block and U^T (k, p, m) would not fit in memory."""
+    m, k, p = U.shape
+    budget.require_memory(
+        f"the pre-activations of {_shape_text(m, k, p)} on {a.shape[0]} inputs",
+        8 * (2 * a.shape[0] * m + k * p * m),
+    )
     UT = np.ascontiguousarray(U.transpose(1, 2, 0))  # (k, p, m)
     Z = np.zeros((a.shape[0], m))
     for j in range(k):
@@ -95,6 +132,7 @@ def logits(U: FloatArray, W: FloatArray, a: IntArray, *, chunk_rows: int | None)
     """f(theta, a) for validated inputs a: (N, k) -> (N, p), chunk_rows inputs at a time."""
     m, k, p = U.shape
     rows = _optional_positive_int("chunk_rows", chunk_rows) or default_chunk_rows(Task(p, k), m)
+    require_batch(U, a.shape[0], rows)
     out = np.empty((a.shape[0], p))
     for s in range(0, a.shape[0], rows):
         Z = hidden(U, a[s : s + rows])
@@ -128,8 +166,11 @@ def map_chunks(
     serialising between them; numpy releases the GIL in both. Results come back in order.
     """
     _, k, p = U.shape
-    requested = _optional_positive_int("workers", workers) or _cpu_count()
-    n_workers = min(requested, p ** (k - 1))
+    requested = _optional_workers(workers) or _cpu_count()
+    # p^(k-1) is computed only when it is at most `requested`
+    n_workers = (
+        requested if budget.power_exceeds(p, k - 1, requested) else min(requested, p ** (k - 1))
+    )
     if n_workers == 1:
         return [fn(chunk) for chunk in iter_logits(U, W, chunk_rows=chunk_rows)]
     ranges = _prefix_ranges(U, chunk_rows, parts=n_workers)
@@ -146,15 +187,49 @@ def _prefix_ranges(
     U: FloatArray, chunk_rows: int | None, *, parts: int
 ) -> list[tuple[int, int, int]]:
     """Split the p^(k-1) prefixes (a_1..a_{k-1}) into `parts` contiguous ranges
-    (first prefix, number of prefixes, prefixes per chunk)."""
+    (first prefix, number of prefixes, prefixes per chunk), after refusing a D_p too large to
+    enumerate (theory.task.require_enumerable) and an evaluation that would not fit or finish
+    (require_pass)."""
     m, k, p = U.shape
     task = Task(p, k)
     require_enumerable(task, work_per_example=2.0 * m * p)
     rows = _optional_positive_int("chunk_rows", chunk_rows) or default_chunk_rows(task, m)
     per = max(rows // p, 1)
     n_prefix = p ** (k - 1)
+    require_pass(m, k, p, prefixes_per_chunk=min(per, n_prefix), workers=parts)
     bounds = [n_prefix * i // parts for i in range(parts + 1)]
     return [(bounds[i], bounds[i + 1] - bounds[i], per) for i in range(parts)]
+
+
+def require_evaluation(m: int, k: int, p: int, *, passes: int = 1) -> None:
+    """Refuse, before a network is built, `passes` passes over D_p of a width-m network that
+    would not fit or finish: theory.task.require_enumerable, then require_pass with the default
+    chunks and one worker per usable CPU."""
+    task = Task(p, k)
+    require_enumerable(task, work_per_example=2.0 * m * p)
+    per = max(default_chunk_rows(task, m) // p, 1)
+    n_prefix = p ** (k - 1)
+    workers = min(_cpu_count(), n_prefix)
+    require_pass(m, k, p, prefixes_per_chunk=min(per, n_prefix), workers=workers, passes=passes)
+
+
+def require_pass(
+    m: int, k: int, p: int, *, prefixes_per_chunk: int, workers: int, passes: int = 1
+) -> None:
+    """Refuse `passes` passes over D_p (p^k <= MAX_EXAMPLES inputs) of a width-m network that
+    would not fit or finish (theory.budget). Memory, float64, per worker with P =
+    prefixes_per_chunk: the table U^T (k, p, m), the activations (P, p, m), the prefix sums
+    (P, m), the logits (P p, p) and two copies the margin statistics make of them, plus a cache
+    block; time: passes x evaluation_flop(p^k, m, k, p)."""
+    n = p**k
+    P = prefixes_per_chunk
+    per_worker = 8 * (k * p * m + P * p * m + P * m + 3 * P * p * p) + 2 * _BLOCK_BYTES
+    budget.require(
+        f"evaluating {_shape_text(m, k, p)} over D_p ({n:.3e} inputs)",
+        nbytes=workers * per_worker,
+        flop=passes * budget.evaluation_flop(n, m, k, p),
+        fix="choose a smaller network, p or k",
+    )
 
 
 def _chunk_range(

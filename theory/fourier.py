@@ -27,6 +27,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+import fourier_circuits.theory.budget as budget
 from fourier_circuits.theory._validation import FloatArray, check_array
 from fourier_circuits.theory.errors import FourierCircuitsError
 from fourier_circuits.theory.network import PolyNet
@@ -35,6 +36,23 @@ from fourier_circuits.theory.tolerances import ACTIVE_SHARE, PHASE_ATOL, SINGLE_
 
 ComplexArray = npt.NDArray[np.complex128]
 BoolArray = npt.NDArray[np.bool_]
+
+#: Bytes per real input value of a spectrum's peak: the complex DFT (16), |.|^2 and its
+#: temporary (8 + 8), the folded power (about 4) and the inputs' stacked copy (8).
+SPECTRUM_BYTES = 48
+
+
+def _require_net(net: object) -> None:
+    if not isinstance(net, PolyNet):
+        raise FourierCircuitsError(f"net={type(net).__name__} must be a theory.PolyNet")
+
+
+def require_spectrum(quantity: str, n_values: int) -> None:
+    """Refuse the Fourier statistics of n_values real numbers that would not fit in memory
+    (theory.budget: SPECTRUM_BYTES a value)."""
+    budget.require_memory(
+        f"the Fourier spectra of {quantity}", SPECTRUM_BYTES * n_values, fix="a smaller network"
+    )
 
 
 def _real_vectors(name: str, u: Any) -> FloatArray:
@@ -51,7 +69,9 @@ def _real_vectors(name: str, u: Any) -> FloatArray:
                 "odd and >= 3 (the one-sided spectrum folds +-zeta, which needs odd p)"
             ) from None
 
-    return check_array(name, u, check_shape=odd_last_axis)
+    vectors = check_array(name, u, check_shape=odd_last_axis)
+    require_spectrum(f"{name} of shape {vectors.shape}", vectors.size)
+    return vectors
 
 
 def dft(u: Any) -> ComplexArray:
@@ -112,6 +132,7 @@ def active_neurons(net: PolyNet) -> BoolArray:
     By (k+1)-homogeneity neuron i contributes ||theta_i||^(k+1) times a unit neuron's logits, so the
     others each move the normalized margin by less than ACTIVE_SHARE of the largest contribution.
     """
+    _require_net(net)
     weight = net.neuron_norms() ** (net.k + 1)
     return np.asarray(weight >= ACTIVE_SHARE * weight.max(), dtype=np.bool_)
 
@@ -160,7 +181,9 @@ class NeuronSpectra:
 
 def neuron_spectra(net: PolyNet) -> NeuronSpectra:
     """The per-neuron statistics of NeuronSpectra, from one DFT of the (m, k+1, p) stack [U, W]."""
+    _require_net(net)
     p, k, m = net.p, net.k, net.m
+    require_spectrum(f"the network (m, k, p) = ({m}, {k}, {p})", m * (k + 1) * p)
     vectors = np.concatenate([net.U, net.W[:, None, :]], axis=1)  # (m, k+1, p)
     spectrum = np.fft.fft(vectors, axis=-1)  # (m, k+1, p) the paper's u^(j)
     power = _fold(spectrum)  # (m, k+1, h+1)

@@ -10,6 +10,7 @@ Condition 3.8: g' = g on the support of q, i.e. every weighted wrong-label logit
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -20,6 +21,30 @@ from fourier_circuits.theory.errors import FourierCircuitsError
 from fourier_circuits.theory.network import FloatArray, LogitChunk, PolyNet
 from fourier_circuits.theory.task import IntArray, labels
 from fourier_circuits.theory.tolerances import MARGIN_RTOL, TIE_RTOL
+
+#: Largest |logit| bound accepted: m (k max|U|)^k max|W| must stay this far below float64's
+#: overflow (1.8e308) so that sums over D_p and the DFT's squared magnitudes stay finite.
+MAX_LOGIT_BOUND = 1e150
+
+
+def require_representable(net: PolyNet) -> None:
+    """Refuse weights so large that the logits would overflow float64 (every claim is
+    scale-invariant by (k+1)-homogeneity, so the fix is to divide the weights by a constant).
+    Also refuses a `net` that is not a theory.PolyNet."""
+    if not isinstance(net, PolyNet):
+        raise FourierCircuitsError(f"net={type(net).__name__} must be a theory.PolyNet")
+    u_max, w_max = float(np.abs(net.U).max()), float(np.abs(net.W).max())
+    largest = max(u_max, w_max)
+    if u_max == 0.0 or w_max == 0.0:
+        return  # a zero part: the logits are 0 (a zero network is refused by margin_report)
+    # in logarithms: the bound itself may not be representable
+    log_bound = math.log(net.m) + net.k * math.log(net.k * u_max) + math.log(w_max)
+    if log_bound > math.log(MAX_LOGIT_BOUND) or largest > math.sqrt(MAX_LOGIT_BOUND):
+        raise FourierCircuitsError(
+            f"weights up to {largest:.3g} could overflow float64 in the logits (bound "
+            f"m (k max|U|)^k max|W| = 10^{log_bound / math.log(10):.0f} > {MAX_LOGIT_BOUND:.0e}); "
+            "divide them by a constant: the normalized margin and every claim are scale-invariant"
+        )
 
 
 def margins_from_logits(logits: FloatArray, y: IntArray) -> tuple[FloatArray, FloatArray]:
@@ -36,12 +61,14 @@ def margins_from_logits(logits: FloatArray, y: IntArray) -> tuple[FloatArray, Fl
 
 def example_margins(net: PolyNet, inputs: Any) -> FloatArray:
     """g(theta, a) for a batch of inputs (N, k) -> (N,)."""
+    require_representable(net)
     a = net.check_inputs(inputs)
     return margins_from_logits(net.logits(a), labels(a, net.p))[0]
 
 
 def class_weighted_margins(net: PolyNet, inputs: Any) -> FloatArray:
     """g'(theta, a) with uniform tau for a batch of inputs (N, k) -> (N,)."""
+    require_representable(net)
     a = net.check_inputs(inputs)
     return margins_from_logits(net.logits(a), labels(a, net.p))[1]
 
@@ -148,7 +175,10 @@ def _norm_power(net: PolyNet) -> float:
 def margin_report(
     net: PolyNet, *, chunk_rows: int | None = None, workers: int | None = None
 ) -> MarginReport:
-    """One streaming (threaded) pass over D_p computing every margin statistic of the network."""
+    """One streaming (threaded) pass over D_p computing every margin statistic of the network;
+    refuses weights whose logits could overflow float64 (require_representable) and a pass that
+    would not fit or finish (theory.evaluation.require_pass)."""
+    require_representable(net)
     stats = net.map_chunks(_chunk_stats, chunk_rows=chunk_rows, workers=workers)
     best = min(stats, key=lambda s: (s.min_margin, s.argmin))
     norm = net.norm()
@@ -183,6 +213,7 @@ def dataset_margin(
     net: PolyNet, *, chunk_rows: int | None = None, workers: int | None = None
 ) -> float:
     """h(theta) = min over D_p of g(theta, a) (Def 3.3), streamed over D_p."""
+    require_representable(net)
     return min(net.map_chunks(_min_margin, chunk_rows=chunk_rows, workers=workers))
 
 
@@ -190,6 +221,7 @@ def normalized_margin(
     net: PolyNet, *, chunk_rows: int | None = None, workers: int | None = None
 ) -> float:
     """h(theta) / ||theta||_{2,k+1}^(k+1) (Def 3.4); equals h(theta/||theta||) by homogeneity."""
+    require_representable(net)
     norm_power = _norm_power(net)
     h = dataset_margin(net, chunk_rows=chunk_rows, workers=workers)
     return h / norm_power
@@ -198,6 +230,7 @@ def normalized_margin(
 def condition_3_8(net: PolyNet, inputs: Any, *, rtol: float = TIE_RTOL) -> float:
     """Condition 3.8 on the support `inputs` of q: the largest g' - g, relative to the largest
     |logit| (g' >= g always; the condition holds when this is <= rtol)."""
+    require_representable(net)
     a = net.check_inputs(inputs)
     if a.shape[0] == 0:
         raise FourierCircuitsError("condition_3_8 needs at least one input (the support of q)")

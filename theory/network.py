@@ -13,7 +13,7 @@ call theory.evaluation (the chunked, threaded engine) and save/load call theory.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
@@ -38,6 +38,8 @@ class PolyNet:
 
     U: (m, k, p) input weights, one length-p vector per (neuron i, summand j).
     W: (m, p) output weights.
+    meta: a dict saying how the network was made (saved as JSON; at most
+    network_file.MAX_META_DEPTH levels deep; values JSON cannot hold are refused when saving).
     """
 
     U: FloatArray
@@ -45,6 +47,13 @@ class PolyNet:
     meta: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
+        if not isinstance(self.meta, Mapping):
+            raise FourierCircuitsError(
+                f"meta is a {type(self.meta).__name__}; it must be a dict (a JSON object saying "
+                "how the network was made)"
+            )
+        meta = dict(self.meta)
+        network_file.check_meta_depth(meta)
         U = check_array("U", self.U, ndim=3)
         W = check_array("W", self.W, ndim=2)
         m, k, p = U.shape
@@ -57,7 +66,7 @@ class PolyNet:
             )
         object.__setattr__(self, "U", U)
         object.__setattr__(self, "W", W)
-        object.__setattr__(self, "meta", dict(self.meta))
+        object.__setattr__(self, "meta", meta)
 
     # --- sizes -------------------------------------------------------------------------------
     @property
@@ -89,7 +98,15 @@ class PolyNet:
     # --- transformations -------------------------------------------------------------------
     def scaled(self, alpha: float) -> PolyNet:
         """theta -> alpha * theta (every weight); logits scale by alpha^(k+1)."""
-        return PolyNet(alpha * self.U, alpha * self.W, self.meta)
+        if isinstance(alpha, bool) or not isinstance(alpha, (int, float, np.integer, np.floating)):
+            raise FourierCircuitsError(f"alpha={alpha!r} must be a real number")
+        try:
+            factor = float(alpha)
+        except OverflowError:  # an int beyond float64
+            factor = float("inf")
+        if not np.isfinite(factor):
+            raise FourierCircuitsError(f"alpha={alpha!r} must be a finite real number")
+        return PolyNet(factor * self.U, factor * self.W, self.meta)
 
     def normalized(self) -> PolyNet:
         """theta / ||theta||_{2,k+1}, so that the norm is 1."""
@@ -116,7 +133,10 @@ class PolyNet:
     # --- evaluation (theory.evaluation) -------------------------------------------------------
     def check_inputs(self, inputs: Any) -> IntArray:
         """Validate a batch of inputs: integers in [0, p), shape (N, k)."""
-        a = np.asarray(inputs)
+        try:
+            a = np.asarray(inputs)
+        except (TypeError, ValueError) as err:  # ragged nested lists, unconvertible objects
+            raise FourierCircuitsError(f"inputs cannot be read as an array: {err}") from None
         if a.ndim != 2 or a.shape[1] != self.k:
             raise FourierCircuitsError(
                 f"inputs have shape {a.shape}; they must have shape (N, k) = (N, {self.k})"

@@ -4,12 +4,20 @@ A network file is an .npz (read with allow_pickle=False) holding arrays U (m, k,
 float64; scalars p and k; and optionally meta, a JSON object as a string (how it was made,
 versions, seed). theory.network.PolyNet.save and PolyNet.load call save_network and load_network;
 load_network refuses every malformed file with a FourierCircuitsError naming the path and why.
+
+Loading reads each member's .npy header (shape, dtype) before its data and refuses, unread, a
+member whose data would not fit (theory.budget.require_memory: the members' bytes prod(shape) x
+itemsize plus the float64 copies of U and W that PolyNet makes), whose header claims more bytes
+than the member holds (a forged shape), or which decompresses to more than MAX_COMPRESSION_RATIO
+times its stored size and more than BOMB_MIN_BYTES (a compression bomb: float64 weights compress
+by far less than 2x).
 """
 
 from __future__ import annotations
 
 import io
 import json
+import math
 import os
 import tempfile
 import zipfile
@@ -20,9 +28,22 @@ from typing import Any, TypeVar
 
 import numpy as np
 
+import fourier_circuits.theory.budget as budget
 from fourier_circuits.theory.errors import FourierCircuitsError
 
 N = TypeVar("N")
+
+#: The members of a network file (DESIGN.md), in the order they are read; meta is optional.
+KEYS = ("U", "W", "p", "k", "meta")
+#: A member that decompresses to more than this many times its stored size ...
+MAX_COMPRESSION_RATIO = 100
+#: ... and to more than this many bytes is refused unread as a compression bomb.
+BOMB_MIN_BYTES = 2**26
+#: meta is a short description (how the network was made); longer text is refused unread (JSON
+#: parsing takes many times the text's size in memory).
+MAX_META_BYTES = 2**24
+#: Deepest nesting of lists and objects accepted in meta (json and repr recurse per level).
+MAX_META_DEPTH = 32
 
 
 def _one_line(err: BaseException) -> str:
@@ -81,20 +102,82 @@ def write_atomic(path: str | os.PathLike[str], data: bytes, *, action: str = "wr
     return target
 
 
+def check_meta_depth(meta: object, *, where: str = "meta") -> None:
+    """Refuse meta nested deeper than MAX_META_DEPTH levels of dicts, lists and tuples (walked
+    iteratively, so a cycle or a deep structure cannot exhaust the stack)."""
+    stack: list[tuple[object, int]] = [(meta, 1)]
+    while stack:
+        value, depth = stack.pop()
+        children: Any = (
+            value.values()
+            if isinstance(value, dict)
+            else value
+            if isinstance(value, (list, tuple))
+            else ()
+        )
+        for child in children:
+            if isinstance(child, (dict, list, tuple)):
+                if depth + 1 > MAX_META_DEPTH:
+                    raise FourierCircuitsError(
+                        f"{where} is nested more than {MAX_META_DEPTH} levels deep (the limit; "
+                        "meta describes how a network was made, in a few levels)"
+                    )
+                stack.append((child, depth + 1))
+
+
+def _check_meta_values(meta: dict[str, Any]) -> None:
+    """Refuse what JSON cannot hold exactly: keys that are not strings, non-finite floats and
+    values other than None, bool, int, float, str, lists, tuples and dicts."""
+    stack: list[tuple[str, object]] = [("meta", meta)]
+    while stack:
+        where, value = stack.pop()
+        if isinstance(value, dict):
+            for key, child in value.items():
+                if not isinstance(key, str):
+                    raise FourierCircuitsError(
+                        f"meta is not JSON-serialisable: {where} has the key {key!r} "
+                        f"({type(key).__name__}); JSON object keys are strings"
+                    )
+                stack.append((f"{where}[{key!r}]", child))
+        elif isinstance(value, (list, tuple)):
+            stack.extend((f"{where}[{i}]", child) for i, child in enumerate(value))
+        elif isinstance(value, float) and not math.isfinite(value):
+            raise FourierCircuitsError(
+                f"meta is not JSON-serialisable: {where} = {value!r} (JSON has no NaN or infinity)"
+            )
+        elif value is not None and not isinstance(value, (bool, int, float, str)):
+            raise FourierCircuitsError(
+                f"meta is not JSON-serialisable: {where} is a {type(value).__name__} (JSON holds "
+                "None, bool, int, float, str, lists and objects)"
+            )
+
+
+def meta_json(meta: dict[str, Any]) -> str:
+    """meta as the JSON text of a network file, or a FourierCircuitsError "meta is not
+    JSON-serialisable: ..." naming the value (check_meta_depth, then _check_meta_values)."""
+    check_meta_depth(meta)
+    _check_meta_values(meta)
+    try:
+        return json.dumps(meta, sort_keys=True, allow_nan=False)
+    except (TypeError, ValueError, RecursionError) as err:  # e.g. an int of > 4300 digits
+        raise FourierCircuitsError(f"meta is not JSON-serialisable: {_one_line(err)}") from None
+
+
 def save_network(
     path: str | os.PathLike[str], U: np.ndarray, W: np.ndarray, meta: dict[str, Any]
 ) -> Path:
     """Write U: (m, k, p), W: (m, p), p, k and meta (JSON) as a network file, atomically
-    (write_atomic). meta must be JSON-serialisable; it is refused before anything is written."""
+    (write_atomic). meta must be JSON-serialisable (meta_json); it is refused before anything is
+    written."""
     target = Path(path)
-    try:
-        meta_json = json.dumps(meta, sort_keys=True)
-    except (TypeError, ValueError) as err:
-        raise FourierCircuitsError(f"meta is not JSON-serialisable: {err}") from None
+    text = meta_json(meta)
     _, k, p = U.shape
+    budget.require_memory(
+        f"saving {str(target)!r} (the file is built in memory)", 2 * (U.nbytes + W.nbytes)
+    )
     buffer = io.BytesIO()
     try:
-        np.savez(buffer, U=U, W=W, p=np.int64(p), k=np.int64(k), meta=np.str_(meta_json))
+        np.savez(buffer, U=U, W=W, p=np.int64(p), k=np.int64(k), meta=np.str_(text))
     except OSError as err:
         raise FourierCircuitsError(
             f"cannot save to {str(target)!r}: {err.strerror or err}"
@@ -102,13 +185,127 @@ def save_network(
     return write_atomic(target, buffer.getvalue(), action="save to")
 
 
+class _NotNpyError(Exception):
+    """A member whose bytes do not start with the .npy magic."""
+
+
+def _member_header(member: Any) -> tuple[tuple[int, ...], np.dtype[Any]]:
+    """(shape, dtype) of the .npy stream `member`, reading only its header."""
+    if member.read(len(np.lib.format.MAGIC_PREFIX)) != np.lib.format.MAGIC_PREFIX:
+        raise _NotNpyError
+    version = tuple(member.read(2))
+    if version == (1, 0):
+        shape, _, dtype = np.lib.format.read_array_header_1_0(member)
+    elif version == (2, 0):
+        shape, _, dtype = np.lib.format.read_array_header_2_0(member)
+    else:
+        raise ValueError(f".npy format version {version} is not read here (1.0 and 2.0 are)")
+    return tuple(int(n) for n in shape), dtype
+
+
+def _check_members(zf: zipfile.ZipFile, names: dict[str, str], where: str, label: str) -> None:
+    """Read each member's header and refuse, before any data is read: non-.npy members, object
+    arrays, forged shapes, compression bombs, meta over MAX_META_BYTES and arrays that would not
+    fit in memory (module docstring)."""
+    need = 0
+    shapes: dict[str, tuple[int, ...]] = {}
+    for key, name in names.items():
+        info = zf.getinfo(name)
+        with zf.open(info) as member:
+            try:
+                shape, dtype = _member_header(member)
+            except _NotNpyError:
+                raise FourierCircuitsError(f"{where}: member {key!r} is not a .npy array") from None
+            data_bytes = info.file_size - member.tell()
+        if dtype.hasobject:
+            raise FourierCircuitsError(
+                f"{where}: not a valid .npz (member {key!r} holds Python objects, dtype {dtype}: "
+                "Object arrays cannot be loaded when allow_pickle=False; a network file holds "
+                "numbers only, so it is refused unread)"
+            )
+        nbytes = budget.array_bytes(shape, dtype.itemsize)
+        if nbytes > data_bytes:
+            raise FourierCircuitsError(
+                f"{where}: not a valid .npz (member {key!r} claims shape {shape} of {dtype}, "
+                f"{budget.format_bytes(nbytes)}, but holds {budget.format_bytes(data_bytes)})"
+            )
+        if info.file_size > BOMB_MIN_BYTES and info.file_size > MAX_COMPRESSION_RATIO * max(
+            info.compress_size, 1
+        ):
+            raise FourierCircuitsError(
+                f"{where}: member {key!r} decompresses to {budget.format_bytes(info.file_size)} "
+                f"from {budget.format_bytes(info.compress_size)}, more than the limit "
+                f"{MAX_COMPRESSION_RATIO}x (a compression bomb: network weights hardly compress); "
+                "refused unread"
+            )
+        if key == "meta" and nbytes > MAX_META_BYTES:
+            raise FourierCircuitsError(
+                f"{where}: meta is {budget.format_bytes(nbytes)}, more than the limit "
+                f"{budget.format_bytes(MAX_META_BYTES)} (meta says how the network was made)"
+            )
+        # the member as read, and for U and W the validated float64 copy PolyNet makes (8 bytes
+        # a value, and 1 for its finiteness check)
+        shapes[key] = shape
+        need += nbytes + (9 * math.prod(shape) if key in ("U", "W") else 0)
+    budget.require_memory(
+        f"loading {label!r} (U of shape {shapes['U']}, W of shape {shapes['W']}, as float64 "
+        "and their validated copies)",
+        need,
+    )
+
+
+def _read_members(fh: Any, where: str, label: str) -> dict[str, Any]:
+    """The members of KEYS present in the .npz open as fh, each checked before it is read."""
+    head = fh.read(len(np.lib.format.MAGIC_PREFIX))
+    if head == np.lib.format.MAGIC_PREFIX:
+        raise FourierCircuitsError(f"{where}: it holds a single .npy array, not an .npz archive")
+    fh.seek(0)
+    with zipfile.ZipFile(fh) as zf:
+        present = set(zf.namelist())
+        # as numpy's NpzFile: member "U.npy" (or a bare "U") is the array U
+        names = {
+            key: name
+            for key in KEYS
+            for name in (f"{key}.npy", key)
+            if name in present and not (name == key and f"{key}.npy" in present)
+        }
+        missing = [key for key in ("U", "W", "p", "k") if key not in names]
+        if missing:
+            raise FourierCircuitsError(
+                f"{where}: it lacks the arrays {missing}; a network file holds U, W, p, k"
+            )
+        _check_members(zf, names, where, label)
+        arrays = {}
+        for key, name in names.items():
+            with zf.open(name) as member:
+                arrays[key] = np.lib.format.read_array(member, allow_pickle=False)
+    return arrays
+
+
+def _parse_meta(raw: str, where: str) -> dict[str, Any]:
+    try:
+        meta = json.loads(raw)
+    except RecursionError:
+        raise FourierCircuitsError(
+            f"{where}: meta is nested more than {MAX_META_DEPTH} levels deep (the limit)"
+        ) from None
+    except ValueError as err:  # JSONDecodeError, or an integer beyond Python's digit limit
+        raise FourierCircuitsError(f"{where}: meta is not valid JSON ({_one_line(err)})") from None
+    if not isinstance(meta, dict):
+        raise FourierCircuitsError(f"{where}: meta must be a JSON object")
+    check_meta_depth(meta, where=f"{where}: meta")
+    return meta
+
+
 def load_network(path: str | os.PathLike[str], build: Callable[[Any, Any, dict[str, Any]], N]) -> N:
     """Read a network file (allow_pickle=False) and return build(U, W, meta), validated.
 
     build validates the arrays (PolyNet); its FourierCircuitsError is re-raised naming the path.
     Refused, with the reason: a missing file or a directory, a file that is not an .npz (truncated,
-    corrupt, a bare .npy, a foreign zip), missing or non-.npy members, object arrays, meta that is
-    not a JSON object, p or k that are not single integers or disagree with U's shape (m, k, p).
+    corrupt, a bare .npy, a foreign zip), missing or non-.npy members, object arrays, members too
+    large for memory or decompressing far beyond their stored size (read unread: module
+    docstring), meta that is not a JSON object (or nested too deeply), p or k that are not single
+    integers or disagree with U's shape (m, k, p).
     """
     source = Path(path)
     where = f"cannot load {str(source)!r}"
@@ -117,22 +314,8 @@ def load_network(path: str | os.PathLike[str], build: Callable[[Any, Any, dict[s
     if not source.is_file():
         raise FourierCircuitsError(f"{where}: no such file")
     try:
-        # open the file here: np.load leaks its own handle when the zip is truncated
         with open(source, "rb") as fh:
-            data = np.load(fh, allow_pickle=False)
-            if not isinstance(data, np.lib.npyio.NpzFile):  # a bare .npy array
-                raise FourierCircuitsError(
-                    f"{where}: it holds a single .npy array, not an .npz archive"
-                )
-            with data:
-                missing = [key for key in ("U", "W", "p", "k") if key not in data.files]
-                if missing:
-                    raise FourierCircuitsError(
-                        f"{where}: it lacks the arrays {missing}; a network file holds U, W, p, k"
-                    )
-                arrays = {
-                    key: data[key] for key in ("U", "W", "p", "k", "meta") if key in data.files
-                }
+            arrays = _read_members(fh, where, str(source))
     except FourierCircuitsError:
         raise
     except (OSError, ValueError, zipfile.BadZipFile, EOFError, KeyError, zlib.error) as err:
@@ -141,21 +324,13 @@ def load_network(path: str | os.PathLike[str], build: Callable[[Any, Any, dict[s
         # A foreign file reaches zipfile's and numpy's parsers, whose failures on corrupt
         # input are not all ValueErrors (measured by flipping bytes of a valid file:
         # NotImplementedError "zip file version 7.9", tokenize.TokenError from the .npy
-        # header, MemoryError from a forged shape); every one means "not a network file".
+        # header); every one means "not a network file".
         raise FourierCircuitsError(
             f"{where}: not a valid .npz ({type(err).__name__}: {_one_line(err)})"
         ) from None
-    for key, value in arrays.items():
-        if not isinstance(value, np.ndarray):  # NpzFile returns raw bytes for non-.npy
-            raise FourierCircuitsError(f"{where}: member {key!r} is not a .npy array")
     U, W, p, k = arrays["U"], arrays["W"], arrays["p"], arrays["k"]
     meta_raw = str(arrays["meta"]) if "meta" in arrays else "{}"
-    try:
-        meta = json.loads(meta_raw)
-    except json.JSONDecodeError as err:
-        raise FourierCircuitsError(f"{where}: meta is not valid JSON ({_one_line(err)})") from None
-    if not isinstance(meta, dict):
-        raise FourierCircuitsError(f"{where}: meta must be a JSON object")
+    meta = _parse_meta(meta_raw, where)
     for name, value in (("p", p), ("k", k)):
         if np.ndim(value) != 0 or value.dtype.kind not in "iu":
             raise FourierCircuitsError(f"{where}: stored {name}={value!r} must be a single integer")

@@ -29,6 +29,7 @@ import numpy as np
 import numpy.typing as npt
 import sympy as sp
 
+import fourier_circuits.theory.budget as budget
 from fourier_circuits.theory._validation import FloatArray, check_array, check_int
 from fourier_circuits.theory.closed_forms import beta, beta_exact
 from fourier_circuits.theory.cyclotomic import (
@@ -124,6 +125,11 @@ def neuron_objectives(net: PolyNet) -> FloatArray:
     whose neurons all maximise J it is gamma*.
     """
     k = net.k
+    # the complex DFTs of U and W (16 bytes a value) and the product's temporaries
+    budget.require_memory(
+        f"the Fourier objectives of the network (m, k, p) = ({net.m}, {k}, {net.p})",
+        48 * net.m * (k + 1) * net.p,
+    )
     u_hat = np.fft.fft(net.U, axis=-1)[:, :, 1:]  # (m, k, p-1), j = 1..p-1
     w_hat = np.fft.fft(net.W, axis=-1)[:, 1:]  # (m, p-1)
     terms = np.conj(w_hat) * np.prod(u_hat, axis=1)  # w^(-j) prod_i u_i^(j)
@@ -197,6 +203,7 @@ def single_neuron_max_exact(p: int, k: int, *, zeta: int = 1) -> sp.Expr:
     # to (2p)^(k+1); p-1 of those, reduced by R, bound every coordinate a priori
     bound = (p - 1) * (2 * p) ** (k + 1) * int(np.abs(R).max())
     dtype: Any = np.int64 if bound < INT64_SAFE else object  # object: Python integers
+    _require_exact_work(p, k, python_integers=dtype is object)
     total = np.zeros(p, dtype=dtype)
     for row in c2.astype(dtype):
         term = conjugate(row)  # complex conjugation sends omega^n to omega^(-n)
@@ -210,6 +217,28 @@ def single_neuron_max_exact(p: int, k: int, *, zeta: int = 1) -> sp.Expr:
     S = sp.Rational(int(coords[0]), 2 ** (k + 1))
     constant = sp.factorial(k) / ((sp.Integer(p) - 1) * sp.Integer(p) ** k)
     return sp.radsimp(constant * beta_exact(p, k) ** (k + 1) * S)
+
+
+def _require_exact_work(p: int, k: int, *, python_integers: bool) -> None:
+    """Refuse single_neuron_max_exact where it would not fit or finish (theory.budget): the
+    reduction matrix (p, phi(p)) is built in about p^2 Python steps; each of the p - 1 rows takes k
+    cyclic products through a (p, p) circulant: 2 k (p-1) p^2 integer operations, Python-level
+    steps when the coefficients need Python integers; memory: three (p, p) int64 blocks (five
+    pointers' worth for Python integers)."""
+    products = 2 * k * (p - 1) * p * p
+    steps = p * p + (products if python_integers else 0)
+    quantity = f"single_neuron_max_exact(p={p}, k={k})"
+    budget.require_steps(quantity, steps, fix="choose a smaller p")
+    budget.require(
+        quantity,
+        nbytes=(40 if python_integers else 24) * p * p,
+        flop=0 if python_integers else products,
+        fix="choose a smaller p",
+    )
+
+
+#: Most random starts of maximise_single_neuron (each is an L-BFGS run of up to 10,000 steps).
+MAX_STARTS = 1000
 
 
 @dataclass(frozen=True)
@@ -260,8 +289,21 @@ def maximise_single_neuron(
     from scipy.optimize import minimize  # here: scipy.optimize costs 0.3 s to import
 
     task = Task(p, k)
-    starts = check_int("starts", starts, min_value=1, rule="a positive integer")
+    starts = check_int("starts", starts, min_value=1, max_value=MAX_STARTS)
+    if not isinstance(rng, np.random.Generator):
+        raise FourierCircuitsError(
+            f"rng={rng!r} must be a numpy.random.Generator (e.g. numpy.random.default_rng(0))"
+        )
     p, k = task.p, task.k
+    # per objective: 2k + 1 FFTs of length p (~5 p log2 p flop each); L-BFGS-B: up to 10,000
+    # iterations of about 1.5 evaluations; memory: its history of 10 pairs of (k+1) p vectors and
+    # the complex spectra
+    budget.require(
+        f"maximise_single_neuron(p={p}, k={k}, starts={starts})",
+        nbytes=8 * 40 * (k + 1) * p,
+        flop=starts * 15_000 * (2 * k + 1) * 5 * p * math.log2(p),
+        fix="choose a smaller p or fewer starts",
+    )
     const = _fourier_constant(p, k)
 
     def negative(x: FloatArray) -> tuple[float, FloatArray]:

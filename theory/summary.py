@@ -27,7 +27,6 @@ the margin claim; the values are there to read.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -46,6 +45,9 @@ from fourier_circuits.theory.fourier import (
     fourier_summary,
     neuron_spectra,
 )
+
+# MAX_LOGIT_BOUND and require_representable live with the margins; re-exported here, their home
+from fourier_circuits.theory.margins import MAX_LOGIT_BOUND as MAX_LOGIT_BOUND
 from fourier_circuits.theory.margins import (
     CertificateCheck,
     MarginReport,
@@ -53,6 +55,7 @@ from fourier_circuits.theory.margins import (
     margin_report,
     margins_from_logits,
 )
+from fourier_circuits.theory.margins import require_representable as require_representable
 from fourier_circuits.theory.network import LogitChunk, PolyNet
 from fourier_circuits.theory.serialise import jsonable
 from fourier_circuits.theory.tolerances import MARGIN_RTOL
@@ -183,28 +186,6 @@ class NetworkSummary:
             "meta": self.net.meta,
         }
         return dict(jsonable(data))
-
-
-#: Largest |logit| bound accepted: m (k max|U|)^k max|W| must stay this far below float64's
-#: overflow (1.8e308) so that sums over D_p and the DFT's squared magnitudes stay finite.
-MAX_LOGIT_BOUND = 1e150
-
-
-def require_representable(net: PolyNet) -> None:
-    """Refuse weights so large that the logits would overflow float64 (every claim is
-    scale-invariant by (k+1)-homogeneity, so the fix is to divide the weights by a constant)."""
-    u_max, w_max = float(np.abs(net.U).max()), float(np.abs(net.W).max())
-    largest = max(u_max, w_max)
-    if u_max == 0.0 or w_max == 0.0:
-        return  # a zero part: the logits are 0 (a zero network is refused by margin_report)
-    # in logarithms: the bound itself may not be representable
-    log_bound = math.log(net.m) + net.k * math.log(net.k * u_max) + math.log(w_max)
-    if log_bound > math.log(MAX_LOGIT_BOUND) or largest > math.sqrt(MAX_LOGIT_BOUND):
-        raise FourierCircuitsError(
-            f"weights up to {largest:.3g} could overflow float64 in the logits (bound "
-            f"m (k max|U|)^k max|W| = 10^{log_bound / math.log(10):.0f} > {MAX_LOGIT_BOUND:.0e}); "
-            "divide them by a constant: the normalized margin and every claim are scale-invariant"
-        )
 
 
 def summarise(net: PolyNet, *, workers: int | None = None) -> NetworkSummary:

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
+import fourier_circuits.theory.budget as budget
 from fourier_circuits.theory._validation import check_int
 from fourier_circuits.theory.errors import FourierCircuitsError
 
@@ -23,17 +24,59 @@ IntArray = npt.NDArray[np.int64]
 # The largest D_p any function here agrees to enumerate: 2^33 inputs is hours of work at the
 # paper's widths; beyond that a run would not finish, so we refuse with an estimate instead.
 MAX_EXAMPLES = 2**33
-# The most memory a single materialised array (per-example margins, labels) may take.
-MAX_ARRAY_BYTES = 4 * 2**30
+
+#: Miller-Rabin with the first 13 primes as bases is exact for every n below this bound
+#: (Sorenson and Webster, 2015; the first 12, up to 37, already for n < 3.18e23 > 2^64).
+MILLER_RABIN_BOUND = 3_317_044_064_679_887_385_961_981
+MILLER_RABIN_BASES = (2, 3, 5, 7, 11, 13, 17, 19, 23, 29, 31, 37, 41)
+#: Largest n (in bits) whose primality is decided beyond MILLER_RABIN_BOUND: sympy's Baillie-PSW
+#: test costs about 0.05 s at 2048 bits and grows with the cube of the length.
+MAX_PRIME_BITS = 4096
 
 
-def is_prime(n: int) -> bool:
-    """Deterministic trial division; p in this project is small (p^k must be enumerable)."""
-    if n < 2:
+def _strong_probable_prime(n: int, base: int) -> bool:
+    """Whether odd n > base passes the Miller-Rabin round to `base`: with n - 1 = d 2^s (d odd),
+    base^d = 1 or base^(d 2^r) = -1 (mod n) for some 0 <= r < s."""
+    d, s = n - 1, 0
+    while d % 2 == 0:
+        d, s = d // 2, s + 1
+    x = pow(base, d, n)
+    if x in (1, n - 1):
+        return True
+    for _ in range(s - 1):
+        x = x * x % n
+        if x == n - 1:
+            return True
+    return False
+
+
+def is_prime(n: object) -> bool:
+    """Whether the integer n is prime.
+
+    Exact for n < MILLER_RABIN_BOUND (3.3e24, so for every 64-bit n): trial division by the 13
+    primes up to 41, then deterministic Miller-Rabin with those bases (Sorenson and Webster, 2015).
+    Above, sympy.isprime (Baillie-PSW: no composite is known to pass it) up to MAX_PRIME_BITS
+    bits; beyond that, refused with a FourierCircuitsError (seconds to minutes per test).
+    """
+    number = check_int("n", n, rule="an integer (is_prime)")
+    if number < 2:
         return False
-    if n % 2 == 0:
-        return n == 2
-    return all(n % d for d in range(3, math.isqrt(n) + 1, 2))
+    for q in MILLER_RABIN_BASES:
+        if number % q == 0:
+            return number == q
+    if number < 43 * 43:  # no prime factor <= 41, so none at all
+        return True
+    if number < MILLER_RABIN_BOUND:
+        return all(_strong_probable_prime(number, a) for a in MILLER_RABIN_BASES)
+    if number.bit_length() > MAX_PRIME_BITS:
+        raise FourierCircuitsError(
+            f"is_prime: n has {number.bit_length()} bits, more than the limit {MAX_PRIME_BITS} "
+            "(primality is decided exactly below 3.3e24 and by sympy's Baillie-PSW test up to "
+            f"2^{MAX_PRIME_BITS}; beyond, one test takes seconds to minutes)"
+        )
+    import sympy  # here: only numbers beyond 3.3e24 need it
+
+    return bool(sympy.isprime(number))
 
 
 def validate_p(p: object) -> int:
@@ -72,41 +115,66 @@ class Task:
         return is_prime(self.p)
 
     @property
+    def log10_examples(self) -> float:
+        """log10 |D_p| = k log10 p, for sizes too large to compute."""
+        return self.k * math.log10(self.p)
+
+    @property
     def n_examples(self) -> int:
-        """|D_p| = p^k."""
+        """|D_p| = p^k, an exact int; refused (FourierCircuitsError) when it would have more
+        digits than theory.budget.int_digits_limit() (compare log10_examples instead)."""
+        budget.require_digits(f"|D_p| = p^k for p={self.p}, k={self.k}", self.log10_examples)
         return int(self.p) ** int(self.k)
 
     @property
     def frequencies(self) -> IntArray:
-        """The frequencies zeta = 1, ..., (p-1)/2 of Theorem 4.1 (ii)-(iii)."""
-        return np.arange(1, (self.p - 1) // 2 + 1, dtype=np.int64)
+        """The frequencies zeta = 1, ..., (p-1)/2 of Theorem 4.1 (ii)-(iii) ((p-1)/2 int64, refused
+        when they would not fit in memory)."""
+        h = (self.p - 1) // 2
+        budget.require_memory(f"the (p-1)/2 = {h} frequencies of p={self.p}", 8 * h)
+        return np.arange(1, h + 1, dtype=np.int64)
+
+
+def _count(log10_value: float, exact: int | None) -> str:
+    """A count in the format of the refusals: 1.062e+12, or 10^(8.45e+11) when huge."""
+    return f"{exact:.3e}" if exact is not None else budget.magnitude(log10_value)
 
 
 def require_enumerable(task: Task, *, work_per_example: float = 1.0) -> None:
-    """Refuse (with an estimate) a D_p too large to enumerate on this machine.
+    """Refuse (with an estimate) a D_p too large to enumerate: p^k > MAX_EXAMPLES, decided in
+    logarithms (p^k is never computed when huge).
 
     work_per_example is the number of floating-point operations spent per input (about 2 m p for
-    the logits of a width-m network), used only for the time estimate in the message.
+    the logits of a width-m network), used only for the time estimate in the message:
+    hours = p^k x work_per_example / theory.budget.flop_rate() / 3600.
     """
-    n = task.n_examples
-    if n > MAX_EXAMPLES:
-        # ~2e10 float64 flop/s is what a 2-core machine sustains on matrix products.
-        hours = n * max(work_per_example, 1.0) / 2e10 / 3600
-        raise FourierCircuitsError(
-            f"D_p for p={task.p}, k={task.k} has p^k = {n:.3e} inputs, more than the limit "
-            f"{MAX_EXAMPLES:.3e} (about {hours:.3g} hours of work at this width); "
-            "choose a smaller p or k"
-        )
+    if not budget.power_exceeds(task.p, task.k, MAX_EXAMPLES):
+        return
+    log_n = task.log10_examples
+    exact = task.p**task.k if log_n < 300 else None
+    log_hours = (
+        log_n
+        + math.log10(max(float(work_per_example), 1.0))
+        - math.log10(budget.flop_rate() * 3600)
+    )
+    raise FourierCircuitsError(
+        f"D_p for p={task.p}, k={task.k} has p^k = {_count(log_n, exact)} inputs, more than the "
+        f"limit {MAX_EXAMPLES:.3e} (about {budget.magnitude(log_hours)} hours of work at this "
+        "width); choose a smaller p or k"
+    )
 
 
 def require_array_fits(n_values: int, *, bytes_per_value: int, what: str) -> None:
-    """Refuse to materialise an array that would not fit in memory, naming its size."""
+    """Refuse to materialise an array that would not fit in memory (theory.budget.memory_limit(),
+    a share of what this machine has available), naming its size."""
     need = n_values * bytes_per_value
-    if need > MAX_ARRAY_BYTES:
+    limit = budget.memory_limit()
+    if need > limit:
         raise FourierCircuitsError(
-            f"{what} would need {need / 2**30:.1f} GiB ({n_values:.3e} values), more than the "
-            f"limit {MAX_ARRAY_BYTES / 2**30:.0f} GiB; use the streaming (chunked) functions "
-            "or a smaller p or k"
+            f"{what} would need {budget.as_float(need) / 2**30:.1f} GiB "
+            f"({budget.magnitude(budget.log10_of(n_values))} values), more than the limit "
+            f"{limit / 2**30:.1f} GiB ({budget.MEMORY_SHARE:.0%} of the memory available on this "
+            "machine); use the streaming (chunked) functions or a smaller p or k"
         )
 
 
@@ -115,13 +183,27 @@ def labels(inputs: IntArray, p: int) -> IntArray:
     return np.asarray(inputs, dtype=np.int64).sum(axis=1) % p
 
 
+#: Bytes per value of a block of inputs being built: the indices, the digits and divmod's scratch.
+_INPUT_BYTES = 3 * 8
+
+
 def inputs_at(task: Task, start: int, stop: int) -> IntArray:
-    """Inputs number start..stop-1 of D_p in lexicographic order, shape (stop - start, k)."""
+    """Inputs number start..stop-1 of D_p in lexicographic order, shape (stop - start, k); the
+    indices are int64, so p^k must stay below 2^63, and the block must fit in memory."""
+    if budget.power_exceeds(task.p, task.k, 2**63 - 1):
+        raise FourierCircuitsError(
+            f"D_p for p={task.p}, k={task.k} has p^k = {budget.magnitude(task.log10_examples)} "
+            "inputs, more than the limit 2^63 of int64 indices; choose a smaller p or k"
+        )
     if not 0 <= start <= stop <= task.n_examples:
         raise FourierCircuitsError(
             f"range [{start}, {stop}) must lie within [0, {task.n_examples}) for p={task.p}, "
             f"k={task.k}"
         )
+    budget.require_memory(
+        f"inputs {start}..{stop - 1} of D_p (k={task.k} digits each)",
+        (stop - start) * task.k * _INPUT_BYTES,
+    )
     return lex_digits(start, stop, p=task.p, n_digits=task.k)
 
 
@@ -155,14 +237,18 @@ def iter_chunks(task: Task, *, chunk_rows: int | None = None) -> Iterator[tuple[
     )
     if rows < 1:
         raise FourierCircuitsError(f"chunk_rows={chunk_rows!r} must be a positive integer")
+    block = min(rows, task.n_examples)  # n_examples <= MAX_EXAMPLES here
+    budget.require_memory(
+        f"chunks of chunk_rows={rows} inputs of D_p (k={task.k})", block * task.k * _INPUT_BYTES
+    )
     return _chunks(task, rows)
 
 
 def _chunks(task: Task, rows: int) -> Iterator[tuple[int, IntArray]]:
     n = task.n_examples
-    for start in range(0, n, rows):
+    for start in range(0, n, rows):  # sizes were checked by iter_chunks, once
         stop = min(start + rows, n)
-        yield start, inputs_at(task, start, stop)
+        yield start, lex_digits(start, stop, p=task.p, n_digits=task.k)
 
 
 def all_inputs(task: Task) -> IntArray:

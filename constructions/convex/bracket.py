@@ -25,6 +25,7 @@ from typing import Any
 
 import numpy as np
 
+import fourier_circuits.theory.budget as budget
 from fourier_circuits.constructions.convex.certificates import (
     Bound,
     certify_sdp,
@@ -41,6 +42,7 @@ from fourier_circuits.constructions.convex.lp import (
     sparsify,
     symmetrised_dual,
 )
+from fourier_circuits.constructions.convex.pricing import check_starts
 from fourier_circuits.constructions.convex.sos import certify_sos, sos_certificate
 from fourier_circuits.theory import (
     FourierCircuitsError,
@@ -53,7 +55,8 @@ from fourier_circuits.theory import (
     margin_report,
     neuron_spectra,
 )
-from fourier_circuits.theory._validation import check_int
+from fourier_circuits.theory._validation import check_seed
+from fourier_circuits.theory.task import require_enumerable
 from fourier_circuits.theory.tolerances import GAP_TARGET, MARGIN_RTOL
 
 #: Largest p^k for which the explicit orbit network (width support * p^k) is built and measured
@@ -162,10 +165,16 @@ def orbit_margin(neurons: np.ndarray, lam: np.ndarray, p: int, k: int) -> float:
     return float((F[0] - F[1:].max()) / np.sum(lam))
 
 
-def _validate(method: str, starts: object, max_seconds: object) -> None:
+#: Work of orbit_margin per input and support neuron: the hidden layer and its power (a few flop)
+#: and numpy's unbuffered np.add.at (tens of ns, hundreds of flop at theory.budget's rate).
+ORBIT_FLOP_PER_ENTRY = 500
+
+
+def _validate(method: str, seed: object, starts: object, max_seconds: object) -> None:
     if method not in METHODS:
         raise FourierCircuitsError(f"method={method!r} must be one of {', '.join(METHODS)}")
-    check_int("starts", starts, min_value=1, rule="a positive integer")
+    check_seed(seed)
+    check_starts(starts)
     if not isinstance(max_seconds, (int, float)) or not (
         math.isfinite(max_seconds) and max_seconds > 0
     ):
@@ -178,6 +187,11 @@ def _lower_bound(
     """(normalized margin of the LP's network, how it was measured, the explicit network when
     built, the orbit-averaged Fourier form when that is the cross-check)."""
     p, k = task.p, task.k
+    if method == "reduced" and task.n_examples > EXPLICIT_MAX_EXAMPLES:
+        budget.require_time(
+            f"orbit_margin over D_p at p={p}, k={k} ({len(lam)} support neurons)",
+            float(task.n_examples) * len(lam) * ORBIT_FLOP_PER_ENTRY,
+        )
     if method == "full":
         V = neurons.reshape(-1, k + 1, p)
         r = lam ** (1.0 / (k + 1))
@@ -236,10 +250,15 @@ def bracket(
     column generation's time limit; certificates: the SDP/SOS certificates where affordable;
     sparsify_network: also a vertex of the full LP on the support's orbit (fewer neurons);
     progress(iteration, t, best_price, columns) after each column-generation iteration.
+    Refused up front (before column generation) when D_p is too large to enumerate
+    (theory.task.require_enumerable) or a size rule below fails; the orbit network's pass over
+    D_p is estimated (ORBIT_FLOP_PER_ENTRY) once its support is known.
     """
     task = Task(p, k)
     p, k = task.p, task.k
-    _validate(method, starts, max_seconds)
+    _validate(method, seed, starts, max_seconds)
+    # the lower bound measures the LP's network over all of D_p: refused now, not after the LP
+    require_enumerable(task)
     pairs = task.n_examples * (p - 1)
     if sparsify_network and pairs > SPARSIFY_MAX_ROWS:
         raise FourierCircuitsError(

@@ -20,8 +20,9 @@ from typing import Any
 import numpy as np
 
 from fourier_circuits.constructions.convex.even_p import MAX_EXAMPLES, solve_any_p
+from fourier_circuits.constructions.convex.pricing import check_starts
 from fourier_circuits.theory import FourierCircuitsError, jsonable, validate_k
-from fourier_circuits.theory._validation import check_int
+from fourier_circuits.theory._validation import check_int, check_seed
 from fourier_circuits.theory.even_p import (
     gamma_star_even,
     gamma_star_even_exact,
@@ -133,7 +134,8 @@ def bracket_even(p: int, k: int, *, seed: int = 0, starts: int = 10) -> EvenBrac
         raise FourierCircuitsError(
             f"p={p}, k={k}: the even-p route needs p >= 2 and p^k <= {MAX_EXAMPLES} (brute force)"
         )
-    check_int("starts", starts, min_value=1, rule="a positive integer")
+    check_starts(starts)
+    check_seed(seed)
     start = time.perf_counter()
     result = solve_any_p(p, k, rng=np.random.default_rng(seed), starts=int(starts))
     gstar = gamma_star_even(p, k)

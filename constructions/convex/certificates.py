@@ -21,6 +21,7 @@ from dataclasses import dataclass
 import cvxpy as cp
 import numpy as np
 
+import fourier_circuits.theory.budget as budget
 from fourier_circuits.constructions.convex.pricing import symmetric_multiplier
 from fourier_circuits.constructions.convex.solvers import (
     SDP_SOLVERS,
@@ -54,8 +55,15 @@ def project_to_simplex(q: FloatArray) -> FloatArray:
 
 def lemma_constant(p: int, k: int) -> float:
     """2 k! / ((2k+2)^((k+1)/2) p^((k+1)/2)): the maximum over unit neurons of
-    (k! / p^(k+1)) sum_{j != 0} |A_j| (Hoelder, Plancherel, AM-GM; docs/convex.md)."""
-    return 2 * math.factorial(k) / ((2 * k + 2) ** ((k + 1) / 2) * float(p) ** ((k + 1) / 2))
+    (k! / p^(k+1)) sum_{j != 0} |A_j| (Hoelder, Plancherel, AM-GM; docs/convex.md); in
+    logarithms (lgamma) where k! or the powers do not fit in a float64."""
+    try:
+        return 2 * math.factorial(k) / ((2 * k + 2) ** ((k + 1) / 2) * float(p) ** ((k + 1) / 2))
+    except OverflowError:
+        log_value = (
+            math.log(2) + math.lgamma(k + 1) - (k + 1) / 2 * (math.log(2 * k + 2) + math.log(p))
+        )
+        return math.exp(log_value)  # 0.0 on underflow, inf (refused by callers) on overflow
 
 
 def symmetric_q_bound(q: FloatArray, p: int, k: int) -> Bound:
@@ -75,6 +83,15 @@ def optimal_symmetric_q(p: int, k: int) -> tuple[FloatArray, SolveInfo]:
     not assumed (the uniform q is optimal for prime p, which this checks rather than uses)."""
     task = Task(p, k)
     p = task.p
+    h = (p - 1) // 2
+    # dense cosines and sines (h, p-1), cvxpy's canonical copies of them; an interior point method
+    # of about 50 iterations on a KKT system of (p - 1) + 3 h unknowns
+    budget.require(
+        f"the symmetric-q SOCP at p={p} ({h} cones over {p - 1} variables)",
+        nbytes=8 * 20 * h * (p - 1),
+        flop=50 * float(p - 1 + 3 * h) ** 3,
+        fix="choose a smaller p",
+    )
     d = np.arange(1, p)
     f = np.arange(1, (p - 1) // 2 + 1)[:, None]
     cos = np.cos(2 * np.pi * f * d / p)  # (h, p-1); Q_f = sum_d q(d) (1 - e^{2 pi i f d/p})
@@ -139,11 +156,20 @@ class SdpCertificate:
 
 
 def sdp_certificate(p: int) -> SdpCertificate:
-    """Solve min t over q and M jointly (SCS, falling back to Clarabel)."""
+    """Solve min t over q and M jointly (SCS, falling back to Clarabel); refused when the PSD
+    matrix M (n, n), n = 2p (p+1), would not fit or the solve would not finish (theory.budget:
+    about 30 x 8 n^2 bytes for M, its dual and cvxpy's canonical form; 1e5 n^3 flop, SCS's
+    eigendecompositions over up to 10^4 iterations)."""
     task = Task(p, 2)
     p = task.p
     b = 2 * p
     n = b * (p + 1)
+    budget.require(
+        f"the k=2 SDP certificate at p={p} (PSD dimension {n})",
+        nbytes=30 * 8 * n * n,
+        flop=1e5 * float(n) ** 3,
+        fix="choose a smaller p",
+    )
     E, T, o = _sdp_data(p)
     q = cp.Variable(p - 1, nonneg=True)
     t = cp.Variable()

@@ -21,7 +21,7 @@ import numpy as np
 from scipy.optimize import minimize
 
 from fourier_circuits.constructions.convex.lp import generate_columns, orbit_arrays
-from fourier_circuits.constructions.convex.pricing import PricingResult
+from fourier_circuits.constructions.convex.pricing import PricingResult, check_starts
 from fourier_circuits.constructions.convex.solvers import SOCP_SOLVERS, solve
 from fourier_circuits.theory import FloatArray, FourierCircuitsError, validate_k
 from fourier_circuits.theory._validation import check_int
@@ -151,6 +151,12 @@ def solve_any_p(
         raise FourierCircuitsError(
             f"p^k inputs at p={p}, k={k}: this brute-force route takes at most "
             f"{MAX_EXAMPLES} (every pricing step evaluates all of them)"
+        )
+    starts = check_starts(starts)
+    max_iterations = check_int("max_iterations", max_iterations, min_value=1, max_value=10**5)
+    if not isinstance(rng, np.random.Generator):
+        raise FourierCircuitsError(
+            f"rng={rng!r} must be a numpy.random.Generator (e.g. numpy.random.default_rng(0))"
         )
     start = time.perf_counter()
     neurons = rng.normal(size=(3, (k + 1) * p))

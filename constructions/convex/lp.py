@@ -21,8 +21,10 @@ from dataclasses import dataclass, field
 import cvxpy as cp
 import numpy as np
 
+import fourier_circuits.theory.budget as budget
 from fourier_circuits.constructions.convex.pricing import (
     PricingResult,
+    check_starts,
     full_pairs,
     full_rows,
     price,
@@ -34,9 +36,29 @@ from fourier_circuits.constructions.convex.solvers import (
     LP_SOLVERS,
     SolveInfo,
     solve,
-    solve_linprog,
 )
-from fourier_circuits.theory import FloatArray, FourierCircuitsError, PolyNet, Task, validate_k
+from fourier_circuits.constructions.convex.sparsify import (
+    SPARSIFY_MAX_ENTRIES as SPARSIFY_MAX_ENTRIES,  # re-exported: lp was their home
+)
+from fourier_circuits.constructions.convex.sparsify import (
+    SPARSIFY_MAX_ROWS as SPARSIFY_MAX_ROWS,
+)
+from fourier_circuits.constructions.convex.sparsify import SparseNetwork as SparseNetwork
+from fourier_circuits.constructions.convex.sparsify import sparsify as sparsify
+from fourier_circuits.theory import (
+    FloatArray,
+    FourierCircuitsError,
+    PolyNet,
+    Task,
+    check_int,
+    validate_k,
+)
+from fourier_circuits.theory.task import MAX_EXAMPLES
+
+#: Most rows of the full master LP (one per pair (a, c), p^k (p-1) of them).
+FULL_MAX_ROWS = 20_000
+#: Most column-generation iterations.
+MAX_ITERATIONS = 100_000
 
 #: Relative improvement a priced column must bring over the master's t to be added; column
 #: generation stops when the best of the multi-start pricing values is below t (1 + PRICE_RTOL).
@@ -138,15 +160,40 @@ def column_generation(
     progress(iteration, t, best_price, columns) is called after each iteration (the caller
     prints; this module is pure). warm_start: (n, (k+1) p) extra initial columns (e.g. the
     orbit_neurons of a reduced solution, to check the full LP cannot improve on them).
+
+    Refused up front (theory.budget) when the margin matrix G, (columns, rows) with at most
+    initial + max_iterations x starts columns (plus warm_start), and the columns themselves
+    ((k+1) p each), held twice while they grow, would not fit in memory.
     """
     task = Task(p, k)
     if method not in ("reduced", "full"):
         raise FourierCircuitsError(f"method={method!r} must be 'reduced' or 'full'")
-    if method == "full" and task.n_examples * (p - 1) > 20_000:
+    if method == "full" and (
+        budget.power_exceeds(task.p, task.k, FULL_MAX_ROWS)
+        or task.n_examples * (p - 1) > FULL_MAX_ROWS
+    ):
+        log_rows = task.log10_examples + math.log10(task.p - 1)
         raise FourierCircuitsError(
-            f"method='full' has p^k (p-1) = {task.n_examples * (p - 1)} rows at (p, k) = "
-            f"({p}, {k}); it is an independent check for tiny cases (at most 20000 rows)"
+            f"method='full' has p^k (p-1) = {budget.magnitude(log_rows, digits=6)} rows at (p, k) "
+            f"= ({p}, {k}); it is an independent check for tiny cases (at most {FULL_MAX_ROWS})"
         )
+    if not isinstance(rng, np.random.Generator):
+        raise FourierCircuitsError(
+            f"rng={rng!r} must be a numpy.random.Generator (e.g. numpy.random.default_rng(0))"
+        )
+    initial = check_int("initial", initial, min_value=1, max_value=10**6)
+    starts = check_starts(starts)
+    max_iterations = check_int(
+        "max_iterations", max_iterations, min_value=1, max_value=MAX_ITERATIONS
+    )
+    rows = task.p - 1 if method == "reduced" else task.n_examples * (task.p - 1)
+    extra = 0 if warm_start is None else int(np.shape(warm_start)[0])
+    columns = initial + extra + max_iterations * starts
+    budget.require_memory(
+        f"column generation at p={task.p}, k={task.k} (up to {columns} columns x {rows} rows)",
+        2 * 8 * columns * (rows + (task.k + 1) * task.p),
+        fix="lower max_iterations or starts",
+    )
     rows_of = reduced_rows if method == "reduced" else full_rows
     pricer = price if method == "reduced" else price_full
     begin = time.perf_counter()
@@ -273,10 +320,22 @@ def orbit_arrays(
     neurons: FloatArray, lam: FloatArray, p: int, k: int
 ) -> tuple[FloatArray, FloatArray]:
     """orbit_network's arrays U (m, k, p) and W (m, p), for any p >= 2: the shift reduction does
-    not need p odd (constructions.convex.even_p uses it where PolyNet, needing odd p, cannot)."""
+    not need p odd (constructions.convex.even_p uses it where PolyNet, needing odd p, cannot).
+    Refused when p^k > theory.task.MAX_EXAMPLES or the arrays (the stacked shifts, then the
+    scaled copy: 2 x 8 s p^k (k+1) p bytes for s support neurons) would not fit in memory."""
     k = validate_k(k)
+    p = check_int("p", p, min_value=2)
+    if budget.power_exceeds(p, k, MAX_EXAMPLES):
+        raise FourierCircuitsError(
+            f"the orbit network has width support x p^k, p^k = "
+            f"{budget.magnitude(k * math.log10(p))}: more than the limit {MAX_EXAMPLES:.3e}"
+        )
     n_examples = p**k
     V = np.asarray(neurons, dtype=np.float64).reshape(-1, k + 1, p)
+    budget.require_memory(
+        f"the orbit network of {V.shape[0]} neurons x p^k = {n_examples} shifts (p={p}, k={k})",
+        2 * 8 * V.shape[0] * n_examples * (k + 1) * p,
+    )
     V = V / np.linalg.norm(V.reshape(V.shape[0], -1), axis=1)[:, None, None]
     shifts = np.indices((p,) * k).reshape(k, -1).T  # (p^k, k)
     idx = np.arange(p)
@@ -295,75 +354,3 @@ def orbit_neurons(neurons: FloatArray, p: int, k: int) -> FloatArray:
     net = orbit_network(neurons, np.ones(len(neurons)), p, k)
     flat = np.concatenate([net.U.reshape(net.m, -1), net.W], axis=1)
     return flat / np.linalg.norm(flat, axis=1, keepdims=True)
-
-
-@dataclass(frozen=True)
-class SparseNetwork:
-    """A vertex solution of the full LP on given columns: neurons (s, (k+1) p) unit, lam (s,)
-    their shares, t the LP value (the margin is to be recomputed from the weights)."""
-
-    neurons: FloatArray
-    lam: FloatArray
-    t: float
-
-    def network(self, p: int, k: int) -> PolyNet:
-        """The explicit network: neuron i scaled so that ||theta_i||^(k+1) = lam_i."""
-        V = self.neurons.reshape(-1, k + 1, p)
-        r = self.lam ** (1.0 / (k + 1))
-        return PolyNet(
-            r[:, None, None] * V[:, :k],
-            r[:, None] * V[:, k],
-            {"made_by": "fourier_circuits.constructions.convex.sparsify", "support": len(self.lam)},
-        )
-
-
-#: Largest full LP that sparsify solves: rows (p^k (p-1), one per pair), and entries of its dense
-#: constraint matrix (columns x rows; 2.5e7 float64 = 200 MB, several copies live at once).
-#: Measured (2 cores): (7, 2) 294 rows 4 s, (9, 2) 648 rows 8 s, (11, 2) 1210 rows 52 s, (7, 3)
-#: 2058 rows 550 s and 1 GB; (11, 3) (13310 rows x ~13000 columns) was killed for memory.
-SPARSIFY_MAX_ROWS = 1_500
-SPARSIFY_MAX_ENTRIES = 25_000_000
-
-
-def sparsify(columns: FloatArray, p: int, k: int, *, share: float = 1e-9) -> SparseNetwork:
-    """A vertex (basic) solution of the full LP max t s.t. sum_i lam_i g(phi_i; a, c) >= t on
-    every pair, lam in the simplex, over `columns` (e.g. orbit_neurons of a reduced support), by
-    HiGHS's dual simplex (scipy's, through solvers.solve_linprog: optimal or an error): a vertex
-    has at most p^k (p-1) + 1 nonzero lam, usually far fewer than the orbit network's support *
-    p^k. Tiny p^k only (one row per pair)."""
-    task = Task(p, k)
-    rows = task.n_examples * (p - 1)
-    if rows > SPARSIFY_MAX_ROWS:
-        raise FourierCircuitsError(
-            f"sparsify solves the full LP with p^k (p-1) = {rows} rows at (p, k) = ({p}, {k}); "
-            f"at most {SPARSIFY_MAX_ROWS}"
-        )
-    if len(columns) * rows > SPARSIFY_MAX_ENTRIES:
-        raise FourierCircuitsError(
-            f"sparsify: {len(columns)} columns x {rows} rows = {len(columns) * rows} entries at "
-            f"(p, k) = ({p}, {k}); at most {SPARSIFY_MAX_ENTRIES} (memory)"
-        )
-    G = full_rows(columns, p, k)  # (n, rows)
-    scale = float(np.abs(G).max())
-    n = G.shape[0]
-    # variables (lam, t): minimise -t s.t. t - G^T lam <= 0, sum lam = 1, lam >= 0, t free
-    A_ub = np.hstack([-G.T / scale, np.ones((G.shape[1], 1))])
-    A_eq = np.concatenate([np.ones(n), [0.0]])[None]
-    cost = np.zeros(n + 1)
-    cost[-1] = -1.0
-    bounds: list[tuple[float | None, float | None]] = [(0.0, None)] * n + [(None, None)]
-    res = solve_linprog(
-        cost,
-        A_ub=A_ub,
-        b_ub=np.zeros(G.shape[1]),
-        A_eq=A_eq,
-        b_eq=np.ones(1),
-        bounds=bounds,
-        method="highs-ds",
-        what=f"sparsify: full LP on {n} columns x {G.shape[1]} rows",
-    )
-    assert res.x is not None  # solve_linprog returns only optimal solutions
-    lam = np.clip(res.x[:n], 0.0, None)
-    keep = lam > share * lam.max()
-    lam = lam[keep] / lam[keep].sum()
-    return SparseNetwork(columns[keep], lam, float(np.min(lam @ G[keep])))

@@ -31,7 +31,15 @@ import numpy.typing as npt
 from scipy.optimize import minimize
 from threadpoolctl import threadpool_limits
 
-from fourier_circuits.theory import FloatArray, FourierCircuitsError, Task, all_inputs, labels
+import fourier_circuits.theory.budget as budget
+from fourier_circuits.theory import (
+    FloatArray,
+    FourierCircuitsError,
+    Task,
+    all_inputs,
+    check_int,
+    labels,
+)
 
 ComplexArray = npt.NDArray[np.complex128]
 
@@ -43,6 +51,22 @@ FINE: dict[str, float] = {"maxiter": 10_000, "ftol": 1e-16, "gtol": 1e-12}
 TIGHT: dict[str, float] = {"maxiter": 5000, "ftol": 1e-15, "gtol": 1e-12}
 
 
+#: Most random starts of a pricing step (each is an L-BFGS-B run of up to 12,000 iterations on
+#: (k+1) p variables, every column-generation iteration).
+MAX_STARTS = 1000
+
+
+def check_starts(starts: object) -> int:
+    """starts as an int in 1..MAX_STARTS, or a FourierCircuitsError naming it."""
+    return check_int(
+        "starts",
+        starts,
+        min_value=1,
+        max_value=MAX_STARTS,
+        rule=f"a positive integer at most {MAX_STARTS}",
+    )
+
+
 def _unit(x: FloatArray) -> FloatArray:
     return x / np.linalg.norm(x)
 
@@ -50,6 +74,10 @@ def _unit(x: FloatArray) -> FloatArray:
 def random_neurons(p: int, k: int, n: int, *, rng: np.random.Generator) -> FloatArray:
     """n Gaussian unit neurons, flat: (n, (k+1) p) in the order (u_1, ..., u_k, w)."""
     task = Task(p, k)
+    n = check_int("n", n, min_value=0)
+    budget.require_memory(
+        f"{n} random neurons of p={task.p}, k={task.k}", 2 * 8 * n * (task.k + 1) * task.p
+    )
     x = rng.standard_normal((n, (task.k + 1) * task.p))
     return x / np.linalg.norm(x, axis=1, keepdims=True)
 

@@ -32,6 +32,7 @@ import numpy as np
 import numpy.typing as npt
 import scipy.sparse as sp
 
+import fourier_circuits.theory.budget as budget
 from fourier_circuits.constructions.convex.certificates import (
     FLOAT_RTOL,
     Bound,
@@ -124,10 +125,28 @@ class SosCertificate:
     q_fixed: bool
 
 
+def require_sos(p: int) -> None:
+    """Refuse the k = 3 SOS certificate where it would not fit or finish (theory.budget). n = 4p
+    coordinates, g = n (n+1)/2 degree-2 monomials: memory, the quartic coefficients of
+    target_coefficients (3 x 8 n^4 bytes) and the real Gram matrix of certify_sos with its
+    eigendecomposition (3 x 8 g^2); time, 10 g^3 for that eigendecomposition plus SCS's up to
+    10^4 iterations over about 3 p^2 blocks of size <= 2p + 8."""
+    n = 4 * p
+    g = n * (n + 1) // 2
+    budget.require(
+        f"the k=3 SOS certificate at p={p} (Gram dimension {g})",
+        nbytes=3 * 8 * n**4 + 3 * 8 * g * g,
+        flop=10 * float(g) ** 3 + 1e4 * 3 * p * p * float(2 * p + 8) ** 3,
+        fix="choose a smaller p",
+    )
+
+
 def sos_certificate(p: int, *, q: FloatArray | None = None) -> SosCertificate:
-    """Solve min t over q (or with q fixed) and the PSD blocks (SCS, then Clarabel)."""
+    """Solve min t over q (or with q fixed) and the PSD blocks (SCS, then Clarabel); refused up
+    front by require_sos."""
     task = Task(p, 3)
     p = task.p
+    require_sos(p)
     n = 4 * p
     blk = _blocks(p)
     norm4, pq = _target_fourier(p)
@@ -254,7 +273,8 @@ def certify_sos(cert: SosCertificate) -> CertifiedBound:
     """Rigorous bound L (t + deficit) from a candidate (module docstring). q is projected to the
     simplex; the coefficient residual is moved into G; deficit = max(0, -lambda_min(G)) plus
     eigvalsh's rounding allowance plus the l1 norm of what residual remains."""
-    p = cert.p
+    p = Task(cert.p, 3).p
+    require_sos(p)
     n = 4 * p
     sizes = [len(b) for b in _blocks(p).blocks]
     if (

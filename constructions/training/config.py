@@ -8,6 +8,12 @@ Three optimisers train the network of eq. 2 of arXiv 2402.09469 (constructions.t
 - "adamw": AdamW as in App. J.1 of arXiv 2402.09469 (betas (0.9, 0.98), lr 5e-3, weight decay 5e-3,
   batch 1024, 10 warm-up steps).
 Fields left as None take the optimiser's default (DEFAULTS); `resolved()` fills them in.
+
+A config is refused when it is made (theory.budget), before anything is allocated, if the run
+would not fit in memory or its `steps` (all of them: an early stop may end it sooner) would take
+longer than theory.budget.MAX_WORK_HOURS; `estimate()` gives both numbers (formulas there).
+Seeds are integers in 0..2^32 - 1 (what numpy's and torch's generators both accept), threads at
+most theory.budget.max_threads().
 """
 
 from __future__ import annotations
@@ -16,7 +22,10 @@ import math
 from dataclasses import dataclass, fields, replace
 from typing import Any
 
+import fourier_circuits.theory.budget as budget
 from fourier_circuits.theory import FourierCircuitsError, Task, width_bound
+from fourier_circuits.theory._validation import check_seed
+from fourier_circuits.theory.task import require_enumerable
 from fourier_circuits.theory.tolerances import (  # the claims a run is checked against
     MARGIN_RATIO_CLAIM,
 )
@@ -24,6 +33,14 @@ from fourier_circuits.theory.tolerances import (  # the claims a run is checked 
 OPTIMIZERS = ("margin", "gd", "adamw")
 DEVICES = ("cpu", "cuda")
 DTYPES = ("float64", "float32")
+#: flop of one training step per entry of the hidden layer (examples x width) and per output
+#: class (p + k): forward z, z^k and z^k @ W, the backward pass, the optimiser and the loss;
+#: the measured steps of docs/training.md ((11, 3): 4.35 ms, (17, 3): 36 ms a step on one thread)
+#: are 30 (p + k) flop an entry at theory.budget's 1e10 flop/s a core.
+STEP_FLOP_PER_ENTRY = 30
+#: Copies of the (batch, width) hidden layer alive in a step: z, z^(k-1), z^k and their
+#: gradients, the loss's scratch.
+HIDDEN_COPIES = 6
 
 
 #: Per-optimiser defaults of the fields that are None in TrainConfig. Measured choices are
@@ -107,8 +124,8 @@ class TrainConfig:
             value = getattr(self, name)
             if value is not None and (not is_int(value) or value < 0):
                 raise FourierCircuitsError(f"{name}={value!r} must be an integer >= 0")
-        if not is_int(self.seed) or self.seed < 0:
-            raise FourierCircuitsError(f"seed={self.seed!r} must be an integer >= 0")
+        check_seed(self.seed)
+        check_threads(self.threads)
         for name in ("lr", "temperature", "init_scale", "reg_power"):
             value = getattr(self, name)
             if value is not None and not (is_real(value) and 0 < value < math.inf):
@@ -124,6 +141,63 @@ class TrainConfig:
         tr = self.target_ratio
         if tr is not None and not (is_real(tr) and 0 < tr <= 1):
             raise FourierCircuitsError(f"target_ratio={tr!r} must lie in (0, 1] (or be None)")
+        nbytes, flop = self.estimate()
+        if self.device == "cpu":  # this machine's memory and cores; a GPU has its own
+            budget.require(
+                f"training p={self.p}, k={self.k}, width {self.m}, {self._steps()} steps "
+                f"({self.optimizer}, {self.dtype}, batch {self._batch()})",
+                nbytes=nbytes,
+                # with an early stop `steps` is a ceiling, EARLY_STOP_SHARE of which is typical
+                flop=flop if self.target_ratio is None else flop * budget.EARLY_STOP_SHARE,
+                fix="lower --width, --steps or --batch-size, or choose a smaller p or k",
+            )
+
+    def _steps(self) -> int:
+        return int(self.steps if self.steps is not None else DEFAULTS[self.optimizer]["steps"])
+
+    def _batch(self) -> int:
+        """Examples per step: batch_size (or the optimiser's default), at most the training set."""
+        n = Task(self.p, self.k).n_examples
+        n_train = n if self.train_fraction >= 1 else min(max(round(self.train_fraction * n), 1), n)
+        size = (
+            self.batch_size
+            if self.batch_size is not None
+            else DEFAULTS[self.optimizer]["batch_size"]
+        )
+        return n_train if size is None else min(int(size), n_train)
+
+    def estimate(self) -> tuple[int, float]:
+        """(bytes, flop) of the whole run, estimated before anything is allocated:
+
+        memory: the weights, m (k+1) p values, as float64 (the initial draw, two PolyNet
+        snapshots) and in the training dtype (weights, gradients, two optimiser moments), 32 +
+        4 x itemsize bytes a value; the step's activations, HIDDEN_COPIES x batch x m and 4 x
+        batch x p values of the dtype; D_p as int64 inputs, 3 x 8 k p^k bytes (all of it, the
+        split, the tensors); a measurement's logits over the training set, 3 x 8 p x N_train;
+        the Fourier spectra, 48 m (k+1) p bytes.
+        time: steps x STEP_FLOP_PER_ENTRY x batch x m (p + k), plus each measurement (every
+        eval_every steps) 2 x theory.budget.evaluation_flop(p^k, m, k, p).
+        """
+        task = Task(self.p, self.k)
+        require_enumerable(task)  # every run materialises D_p
+        p, k, m = task.p, task.k, self.m
+        n = task.n_examples
+        batch, steps = self._batch(), self._steps()
+        n_train = n if self.train_fraction >= 1 else min(max(round(self.train_fraction * n), 1), n)
+        item = 8 if self.dtype == "float64" else 4
+        values = m * (k + 1) * p
+        nbytes = (
+            (32 + 4 * item) * values
+            + item * (HIDDEN_COPIES * batch * m + 4 * batch * p)
+            + 3 * 8 * k * n
+            + 3 * 8 * p * n_train
+            + 48 * values
+        )
+        measurements = steps // self.eval_every + 2
+        flop = steps * STEP_FLOP_PER_ENTRY * batch * m * (p + k) + measurements * 2 * (
+            budget.evaluation_flop(n, m, k, p)
+        )
+        return nbytes, flop
 
     @property
     def m(self) -> int:
@@ -152,6 +226,18 @@ def is_int(value: object) -> bool:
 
 def is_real(value: object) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def check_threads(threads: object) -> None:
+    """None, or an int in 1..theory.budget.max_threads() (torch and BLAS threads)."""
+    if threads is None:
+        return
+    limit = budget.max_threads()
+    if not is_int(threads) or not 1 <= threads <= limit:  # type: ignore[operator]
+        raise FourierCircuitsError(
+            f"threads={threads!r} must be a positive integer at most {limit} "
+            f"({budget.THREADS_PER_CPU} x the CPUs of this machine)"
+        )
 
 
 def positive_int(name: str, value: object, *, optional: bool) -> None:

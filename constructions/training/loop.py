@@ -42,6 +42,7 @@ from fourier_circuits.constructions.training.result import (
     measure,
 )
 from fourier_circuits.theory import FourierCircuitsError, PolyNet, Task, gamma_star
+from fourier_circuits.theory.margins import require_representable
 
 #: Problems whose hidden layer (training examples x width) has at most this many entries run
 #: on one thread. Measured on the 2-core reference machine, ms per "margin" step with 1 | 2
@@ -232,9 +233,10 @@ def _snapshot(
     step: int,
     history: list[HistoryRecord] | tuple[HistoryRecord, ...],
 ) -> PolyNet:
-    """The weights as a theory.PolyNet; non-finite weights are a divergence."""
+    """The weights as a theory.PolyNet; non-finite weights, or weights whose logits would
+    overflow float64 (theory.margins.require_representable), are a divergence."""
     try:
-        return to_polynet(U, W)
+        net = to_polynet(U, W)
     except FourierCircuitsError as err:
         raise TrainingDivergedError(
             f"the weights became non-finite by step {step} ({cfg.optimizer}): {err}; lower --lr "
@@ -242,6 +244,16 @@ def _snapshot(
             step=step,
             history=tuple(history),
         ) from None
+    try:
+        require_representable(net)
+    except FourierCircuitsError as err:
+        raise TrainingDivergedError(
+            f"the weights grew too large to measure by step {step} ({cfg.optimizer}): {err}; "
+            "lower --lr or use the default optimizer 'margin'",
+            step=step,
+            history=tuple(history),
+        ) from None
+    return net
 
 
 def batches(data: Batch, batch_size: int | None, generator: torch.Generator) -> Iterator[Batch]:

@@ -114,8 +114,8 @@ def _train(
     )
 
     def record(step: int) -> TransformerRecord:
-        train_loss, train_accuracy = _evaluate(params, train_data)
-        test_loss, test_accuracy = _evaluate(params, test_data)
+        train_loss, train_accuracy = _evaluate(params, train_data, chunk=cfg.eval_chunk)
+        test_loss, test_accuracy = _evaluate(params, test_data, chunk=cfg.eval_chunk)
         if not all(math.isfinite(v) for v in (train_loss, test_loss)):
             raise TrainingDivergedError(
                 f"the logits became non-finite by step {step}; lower --lr (now {cfg.lr})",
@@ -169,10 +169,16 @@ def _train(
     )
 
 
-def _evaluate(params: Params, data: Batch) -> tuple[float, float]:
-    """(cross-entropy, accuracy) over all of `data`; correct: the label's logit strictly largest."""
+def _evaluate(params: Params, data: Batch, *, chunk: int) -> tuple[float, float]:
+    """(cross-entropy, accuracy) over all of `data`; correct: the label's logit strictly largest.
+    The logits are computed `chunk` examples at a time (one pass when the data are no more), so
+    the activations stay bounded (TransformerConfig.eval_chunk)."""
     with torch.no_grad():
-        z = logits(params, data.inputs)
+        n = data.inputs.shape[0]
+        if n <= chunk:
+            z = logits(params, data.inputs)
+        else:
+            z = torch.cat([logits(params, data.inputs[i : i + chunk]) for i in range(0, n, chunk)])
         loss = float(functional.cross_entropy(z, data.labels))
         rows = torch.arange(len(data), device=z.device)
         right = z[rows, data.labels]

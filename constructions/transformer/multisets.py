@@ -93,8 +93,12 @@ def multiset_breakdown(
         Task(config.p, config.k), config.train_fraction, np.random.default_rng(config.seed)
     )
     weights = {name: torch.as_tensor(value, dtype=torch.float64) for name, value in params.items()}
-    with torch.no_grad():
-        z = logits(weights, torch.as_tensor(test, dtype=torch.int64)).numpy()
+    inputs = torch.as_tensor(test, dtype=torch.int64)
+    chunk = max(1, config.eval_chunk // 2)  # float64 here: half the examples of a float32 chunk
+    with torch.no_grad():  # in chunks, so the activations stay bounded (one pass when small)
+        z = torch.cat(
+            [logits(weights, inputs[i : i + chunk]) for i in range(0, max(len(inputs), 1), chunk)]
+        ).numpy()
     y = labels(test, config.p)
     rows = np.arange(len(y))
     right = z[rows, y]
