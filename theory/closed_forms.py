@@ -29,18 +29,22 @@ from fourier_circuits.theory.task import Task
 FLOAT64_LOG10_RANGE = (math.log10(sys.float_info.min), math.log10(sys.float_info.max))
 
 
-def log10_gamma_star(p: int, k: int) -> float:
-    """log10 gamma*(p, k) in floats, for any size of p and k (lgamma for k!)."""
-    task = Task(p, k)
-    P, K = task.p, task.k
-    ln = (
+def paper_formula_ln(p: int, k: int) -> float:
+    """ln of the paper's 2 k! / ((2k+2)^((k+1)/2) (p-1) p^((k-1)/2)) (Theorem 4.1 (i)) in floats,
+    for any p >= 2 and k >= 1 of any size (lgamma for k!): nothing overflows."""
+    return (
         math.log(2)
-        + math.lgamma(K + 1)
-        - (K + 1) / 2 * math.log(2 * K + 2)
-        - math.log(P - 1)
-        - (K - 1) / 2 * math.log(P)
+        + math.lgamma(k + 1)
+        - (k + 1) / 2 * math.log(2 * k + 2)
+        - math.log(p - 1)
+        - (k - 1) / 2 * math.log(p)
     )
-    return ln / math.log(10)
+
+
+def log10_gamma_star(p: int, k: int) -> float:
+    """log10 gamma*(p, k) in floats, for any size of p and k."""
+    task = Task(p, k)
+    return paper_formula_ln(task.p, task.k) / math.log(10)
 
 
 def require_float64(quantity: str, log10_value: float, *, fix: str) -> None:

@@ -31,7 +31,7 @@ import sympy as sp
 
 import fourier_circuits.theory.budget as budget
 from fourier_circuits.theory._validation import check_int
-from fourier_circuits.theory.closed_forms import require_float64
+from fourier_circuits.theory.closed_forms import paper_formula_ln, require_float64
 from fourier_circuits.theory.errors import FourierCircuitsError
 from fourier_circuits.theory.network import FloatArray
 from fourier_circuits.theory.task import validate_k
@@ -120,13 +120,7 @@ def paper_formula(p: int, k: int) -> float:
     gamma* for odd p, but for even p below the maximum (a network beats it; docs/even-p.md)."""
     k = validate_k(k)
     p = check_int("p", p, min_value=2)
-    log_value = (
-        math.log(2)
-        + math.lgamma(k + 1)
-        - (k + 1) / 2 * math.log(2 * k + 2)
-        - math.log(p - 1)
-        - (k - 1) / 2 * math.log(p)
-    )
+    log_value = paper_formula_ln(p, k)
     return _float_value(
         f"the paper's formula at p={p}, k={k}",
         lambda: (
