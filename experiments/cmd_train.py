@@ -42,6 +42,7 @@ from fourier_circuits.constructions.trained import (
     TrainResult,
     train,
 )
+from fourier_circuits.experiments.arguments import refuse_given
 from fourier_circuits.experiments.outcome import Outcome, fmt
 from fourier_circuits.experiments.outputs import (
     Staged,
@@ -77,7 +78,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--lr", type=float, help="learning rate (default: the optimizer's)")
     parser.add_argument("--weight-decay", type=float, help="lambda (gd, adamw)")
     parser.add_argument("--reg-power", type=float, help="r of lambda ||theta||^r (gd; k+1)")
-    parser.add_argument("--temperature", type=float, default=20.0, help="margin: logit gap T")
+    parser.add_argument("--temperature", type=float, help="margin: logit gap T (default 20)")
     parser.add_argument("--init-scale", type=float, default=1.0, help="initial vector norms")
     parser.add_argument("--batch-size", type=int, help="mini-batch size (default: full batch)")
     parser.add_argument(
@@ -108,7 +109,7 @@ def _config(args: argparse.Namespace) -> TrainConfig:
         lr=args.lr,
         weight_decay=args.weight_decay,
         reg_power=args.reg_power,
-        temperature=args.temperature,
+        temperature=TrainConfig.temperature if args.temperature is None else args.temperature,
         init_scale=args.init_scale,
         batch_size=args.batch_size,
         train_fraction=args.train_fraction,
@@ -166,7 +167,18 @@ def _progress(total: int) -> tuple[tqdm[Any], Any]:
     return bar, update
 
 
+#: The flags that only some optimisers read (docs/training.md): elsewhere they would be ignored.
+ONLY_FOR = {"--temperature": ("margin",), "--reg-power": ("gd",), "--weight-decay": ("gd", "adamw")}
+
+
 def run(args: argparse.Namespace) -> Outcome:
+    for flag, optimizers in ONLY_FOR.items():
+        if args.optimizer not in optimizers:
+            refuse_given(
+                args,
+                (flag,),
+                unless=f"with --optimizer {args.optimizer} (only {', '.join(optimizers)})",
+            )
     config = _config(args)
     config.resolved()  # every field validated before the targets are checked
     save = check_save(args.save, force=args.force) if args.save is not None else None

@@ -133,6 +133,15 @@ REFUSED = [
     (["solve", "--p", "5", "--k", "2", "--max-seconds", "-1"], ["--max-seconds"]),
     (["solve", "--min-width", "--k", "2", "--search-seconds", "-1"], ["--search-seconds"]),
     (["solve", "--p", "5", "--k", "2", "--search-seconds", "5"], ["--search-seconds"]),
+    (
+        ["train", "--p", "5", "--k", "2", "--optimizer", "gd", "--temperature", "5"],
+        ["--temperature"],
+    ),
+    (["train", "--p", "5", "--k", "2", "--weight-decay", "0.1"], ["--weight-decay"]),
+    (
+        ["train", "--p", "5", "--k", "2", "--optimizer", "adamw", "--reg-power", "2"],
+        ["--reg-power"],
+    ),
     (["construct", "--p", "5", "--k", "2", "--save", ""], ["--save"]),
     (["train", "--p", "5", "--k", "2", "--out", ""], ["--out"]),
     (["verify", "--quick", "--out", "/proc/x"], ["--out"]),
