@@ -294,7 +294,8 @@ def bracket(
     gap = (best.value - lower) / best.value
     V = neurons.reshape(-1, k + 1, p)
     support_net = PolyNet(V[:, :k], V[:, k])
-    summary = fourier_summary(support_net)
+    spectra = neuron_spectra(support_net)
+    summary = fourier_summary(support_net, spectra=spectra)  # one DFT of the support
     uniform = np.full(p - 1, 1.0 / (p - 1))
     failures = []
     if lower > gstar * (1 + MARGIN_RTOL):
@@ -344,7 +345,7 @@ def bracket(
         iterations=cg.iterations,
         converged=cg.converged,
         columns=int(cg.neurons.shape[0]),
-        support_frequencies=tuple(sorted({int(z) for z in neuron_spectra(support_net).dominant})),
+        support_frequencies=tuple(sorted({int(z) for z in spectra.dominant})),
         frequencies_covered=summary.frequencies_covered,
         single_frequency_share=summary.single_frequency_share,
         max_normalized_power_median=summary.max_normalized_power_median,
