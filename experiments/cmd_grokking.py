@@ -30,14 +30,19 @@ from fourier_circuits.constructions.transformer import (
     grokking,
 )
 from fourier_circuits.experiments.outcome import Outcome, fmt
-from fourier_circuits.experiments.outputs import Staged, add_force_argument, check_out, write_atomic
+from fourier_circuits.experiments.outputs import (
+    Staged,
+    add_force_argument,
+    check_out,
+    json_file,
+    write_atomic,
+)
 from fourier_circuits.experiments.plots import save_figure
 from fourier_circuits.experiments.plots_transformer import grokking_figure
 from fourier_circuits.experiments.provenance import provenance
 from fourier_circuits.experiments.transformer_args import (
     ProgressBars,
     add_model_arguments,
-    dumps,
     model_config,
 )
 from fourier_circuits.theory import FourierCircuitsError, Task
@@ -145,6 +150,6 @@ def _write_out(out: Path, result: GrokkingResult, data: dict[str, Any]) -> None:
             for r in results
         ],
     }
-    write_atomic(out / "history.json", dumps(history))
-    write_atomic(out / "result.json", dumps(data))
+    write_atomic(out / "history.json", json_file(history))
+    write_atomic(out / "result.json", json_file(data))
     save_figure(grokking_figure(runs), out / "grokking.png")

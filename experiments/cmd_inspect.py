@@ -20,7 +20,6 @@ a zero network, a D_p too large to enumerate, an unwritable --out.
 from __future__ import annotations
 
 import argparse
-import json
 from typing import Any
 
 from fourier_circuits.experiments.outcome import Outcome, fmt
@@ -28,6 +27,7 @@ from fourier_circuits.experiments.outputs import (
     Staged,
     add_force_argument,
     check_out,
+    json_file,
     require_outside,
     write_atomic,
 )
@@ -70,7 +70,7 @@ def run(args: argparse.Namespace) -> Outcome:
             figures = save_network_plots(net, stage.dir)
             data["out"] = str(out)
             data["figures"] = [str(out / path.relative_to(stage.dir)) for path in figures]
-            write_atomic(stage.dir / "inspect.json", _dumps(data))
+            write_atomic(stage.dir / "inspect.json", json_file(data))
         rows.append(("out", str(out)))
     return Outcome(data, rows, list(data["failed"]))
 
@@ -90,7 +90,3 @@ def summary_rows(data: dict[str, Any]) -> list[tuple[str, str]]:
     for name, held in data["claims"].items():
         rows.append((f"claim {name}", "holds" if held else "FAILS"))
     return rows
-
-
-def _dumps(data: dict[str, object]) -> bytes:
-    return (json.dumps(data, allow_nan=False, indent=1) + "\n").encode()

@@ -20,7 +20,6 @@ Exit 0: the claims held; 1: one failed (named); 2: bad input, or training diverg
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 from typing import Any
@@ -49,6 +48,7 @@ from fourier_circuits.experiments.outputs import (
     add_force_argument,
     check_out,
     check_save,
+    json_file,
     write_atomic,
 )
 from fourier_circuits.experiments.plots import ANALYTIC_MAX_EXAMPLES, save_training_plots
@@ -305,10 +305,6 @@ def _write_out(
         "stop_reason": result.stop_reason,
         "history": [record.as_dict() for record in result.history],
     }
-    write_atomic(out / "history.json", _dumps(history))
-    write_atomic(out / "result.json", _dumps(jsonable(data)))
+    write_atomic(out / "history.json", json_file(history))
+    write_atomic(out / "result.json", json_file(data))
     save_training_plots(result, out, analytic=analytic)
-
-
-def _dumps(obj: Any) -> bytes:
-    return (json.dumps(jsonable(obj), allow_nan=False, indent=1) + "\n").encode()

@@ -32,12 +32,17 @@ from fourier_circuits.constructions.transformer import (
     report,
 )
 from fourier_circuits.experiments.outcome import Outcome, fmt
-from fourier_circuits.experiments.outputs import Staged, add_force_argument, check_out, write_atomic
+from fourier_circuits.experiments.outputs import (
+    Staged,
+    add_force_argument,
+    check_out,
+    json_file,
+    write_atomic,
+)
 from fourier_circuits.experiments.plots_transformer import save_transformer_plots
 from fourier_circuits.experiments.provenance import provenance
 from fourier_circuits.experiments.transformer_args import (
     add_model_arguments,
-    dumps,
     model_config,
     run_training,
 )
@@ -112,8 +117,8 @@ def write_out(
         "stop_reason": result.stop_reason,
         "history": [record.as_dict() for record in result.history],
     }
-    write_atomic(out / "history.json", dumps(history))
-    write_atomic(out / "result.json", dumps(data))
+    write_atomic(out / "history.json", json_file(history))
+    write_atomic(out / "result.json", json_file(data))
     buffer = io.BytesIO()
     arrays: dict[str, Any] = {**result.params, "meta": np.array(json.dumps(jsonable(meta)))}
     np.savez(buffer, **arrays)

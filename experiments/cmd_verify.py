@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import datetime
-import json
 import os
 import shlex
 import sys
@@ -27,6 +26,7 @@ from fourier_circuits.experiments.outputs import (
     Staged,
     add_force_argument,
     check_out,
+    json_file,
     require_outside,
     write_atomic,
 )
@@ -42,7 +42,7 @@ from fourier_circuits.experiments.verify.report import (
     results,
     verdicts,
 )
-from fourier_circuits.theory import FourierCircuitsError, PolyNet, jsonable
+from fourier_circuits.theory import FourierCircuitsError, PolyNet
 from fourier_circuits.theory.evaluation import require_evaluation
 
 NAME = "verify"
@@ -213,7 +213,7 @@ def run(args: argparse.Namespace) -> Outcome:
         data = results(checks, meta)
         report = markdown(checks, meta, figures)
         write_atomic(work / "report.md", report.encode())
-        write_atomic(work / "results.json", _dumps(data))
+        write_atomic(work / "results.json", json_file(data, indent=2))
     found = verdicts(checks)
     summary = {
         "ok": data["ok"],
@@ -239,7 +239,3 @@ def run(args: argparse.Namespace) -> Outcome:
     ]
     rows += [("report", str(target / "report.md")), ("seconds", f"{meta['seconds']:.1f}")]
     return Outcome(summary, rows, failed_claims(checks))
-
-
-def _dumps(obj: object) -> bytes:
-    return (json.dumps(jsonable(obj), indent=2, allow_nan=False) + "\n").encode()

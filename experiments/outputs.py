@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import json
 import os
 import secrets
 import shutil
@@ -21,13 +22,14 @@ from collections.abc import Iterator
 from pathlib import Path
 from types import TracebackType
 
-from fourier_circuits.theory import FourierCircuitsError, write_atomic
+from fourier_circuits.theory import FourierCircuitsError, jsonable, write_atomic
 
 __all__ = [
     "Staged",
     "add_force_argument",
     "check_out",
     "check_save",
+    "json_file",
     "require_outside",
     "write_atomic",
 ]  # one atomic writer: theory's
@@ -361,3 +363,9 @@ class Staged:
                 with contextlib.suppress(FileNotFoundError):
                     os.unlink(self.file)
                 self.file = None
+
+
+def json_file(obj: object, *, indent: int = 1) -> bytes:
+    """obj as the bytes of an indented JSON file (theory.jsonable first; strict JSON, no NaN):
+    what every --out's .json files hold."""
+    return (json.dumps(jsonable(obj), allow_nan=False, indent=indent) + "\n").encode()

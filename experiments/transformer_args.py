@@ -5,7 +5,6 @@ and the JSON writer of their files. Not a subcommand."""
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from typing import Any
 
@@ -21,7 +20,6 @@ from fourier_circuits.constructions.transformer import (
     train_named,
 )
 from fourier_circuits.constructions.transformer.loop import Callback
-from fourier_circuits.theory.serialise import jsonable
 
 #: Command-line flags that map one-to-one onto TransformerConfig fields (None: not given).
 CONFIG_FLAGS = (
@@ -129,8 +127,3 @@ class ProgressBars:
         if self._bar is not None:
             self._bar.close()
             self._bar = None
-
-
-def dumps(obj: Any) -> bytes:
-    """obj as indented JSON (theory.jsonable first), for the files of --out."""
-    return (json.dumps(jsonable(obj), allow_nan=False, indent=1) + "\n").encode()
