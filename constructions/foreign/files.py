@@ -1,0 +1,519 @@
+"""Networks saved by other people's code: PyTorch state dicts and .safetensors files, read safely.
+
+    from fourier_circuits.constructions.foreign import load_state_dict
+    state = load_state_dict("model.pt")     # StateDict: float64 numpy tensors, metadata, format
+    state.tensors["fc1.weight"].shape       # names as stored
+
+Safety. A PyTorch file is read with ``torch.load(path, weights_only=True, map_location="cpu")``:
+the restricted unpickler builds tensors, dicts, lists and numbers and nothing else, so a pickle
+that would run code on load (a ``__reduce__`` payload) or a whole ``nn.Module`` is refused, with
+a message that names what it held and never suggests unsafe loading. A .safetensors file is
+parsed here from its header (8-byte little-endian length, then JSON) without any library.
+
+Memory. Before anything is materialised: the file's size, the zip members' sizes of a zip-based
+.pt (compression bombs refused as theory.network_file does for .npz), the safetensors header's
+shapes and offsets (forged shapes refused), and the float64 copies, all against theory.budget.
+
+What comes back. ``StateDict.tensors``: every floating-point tensor as a read-only float64 numpy
+array, names as stored (nested dicts flattened with "."). Integer and boolean buffers (a
+TransformerLens attention mask, IGNORE) are left out and listed in ``StateDict.skipped``.
+Non-finite entries are kept: the readers that use a tensor refuse them (theory's check_array).
+A checkpoint dict holding the state dict under "model", "state_dict", "model_state_dict" or
+"params" is unwrapped (``source_key``); its other entries become ``metadata`` (JSON-able: tensors
+in them are described, not copied). A safetensors file's ``__metadata__`` strings are the
+metadata.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import pickle
+import re
+import warnings
+import zipfile
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+import fourier_circuits.theory.budget as budget
+from fourier_circuits.theory.errors import FourierCircuitsError
+from fourier_circuits.theory.network_file import (
+    BOMB_MIN_BYTES,
+    MAX_COMPRESSION_RATIO,
+    MAX_META_DEPTH,
+    check_meta_depth,
+)
+
+__all__ = [
+    "FORMATS",
+    "WRAPPER_KEYS",
+    "StateDict",
+    "detect_format",
+    "load_state_dict",
+    "state_dict_from_mapping",
+]
+
+#: What detect_format answers.
+FORMATS = ("npz", "pytorch", "safetensors")
+#: Keys under which checkpoint dicts keep their state dict, in the order they are tried.
+WRAPPER_KEYS = ("model", "state_dict", "model_state_dict", "params")
+#: The pickle of a state dict is small (names and storage references); a larger one is refused.
+MAX_PICKLE_BYTES = 2**26
+#: A safetensors header (JSON: names, dtypes, shapes, offsets) larger than this is refused.
+MAX_HEADER_BYTES = 2**26
+#: Most tensors in one file (a state dict of a small model has tens).
+MAX_TENSORS = 100_000
+
+_ZIP_MAGIC = b"PK\x03\x04"
+_SAFETENSORS_DTYPES: dict[str, tuple[str, int]] = {
+    # safetensors dtype -> (numpy dtype, itemsize); BF16 is widened by hand (numpy has none)
+    "F64": ("<f8", 8),
+    "F32": ("<f4", 4),
+    "F16": ("<f2", 2),
+    "BF16": ("<u2", 2),
+    "I64": ("<i8", 8),
+    "I32": ("<i4", 4),
+    "I16": ("<i2", 2),
+    "I8": ("i1", 1),
+    "U64": ("<u8", 8),
+    "U32": ("<u4", 4),
+    "U16": ("<u2", 2),
+    "U8": ("u1", 1),
+    "BOOL": ("?", 1),
+}
+_FLOAT_DTYPES = ("F64", "F32", "F16", "BF16")
+
+
+@dataclass(frozen=True)
+class StateDict:
+    """The tensors of a foreign file, as float64 numpy arrays (module docstring).
+
+    tensors: name -> read-only float64 array, every floating-point tensor, names as stored;
+    metadata: JSON-able: safetensors ``__metadata__`` strings, or a checkpoint's non-tensor
+    entries (e.g. "config" of a TransformerLens grokking checkpoint);
+    path: where it came from ("<memory>" for state_dict_from_mapping);
+    format: "pytorch", "safetensors" or "memory";
+    source_key: the checkpoint key the state dict was under ("model", ...), None for a bare one;
+    skipped: name -> "dtype shape" of the tensors left out (integer and boolean buffers).
+    """
+
+    tensors: Mapping[str, np.ndarray]
+    metadata: Mapping[str, Any]
+    path: str
+    format: str
+    source_key: str | None
+    skipped: Mapping[str, str] = field(default_factory=dict)
+
+    def shapes(self) -> dict[str, tuple[int, ...]]:
+        """name -> shape of every tensor kept."""
+        return {name: tuple(array.shape) for name, array in self.tensors.items()}
+
+
+# --- format detection ----------------------------------------------------------------------------
+def _safetensors_header_length(head: bytes, size: int) -> int | None:
+    """The header length of a safetensors file starting with `head` (>= 9 bytes) of `size`
+    bytes, or None when it is not one (8-byte little-endian length, then '{')."""
+    if len(head) < 9:
+        return None
+    length = int.from_bytes(head[:8], "little")
+    if 2 <= length <= size - 8 and head[8:9] == b"{":
+        return length
+    return None
+
+
+def detect_format(path: str | os.PathLike[str]) -> str:
+    """ "npz", "pytorch" or "safetensors", from the file's first bytes (not only its suffix):
+    a zip holding a ``data.pkl`` member is a PyTorch file (torch.save's format since 1.6), a zip
+    of ``.npy`` members an .npz, a pickle (first byte 0x80, a protocol number) a legacy PyTorch
+    file, 8 bytes of header length then '{' a safetensors file. Anything else is refused."""
+    source = _existing_file(path)
+    size = source.stat().st_size
+    try:
+        with open(source, "rb") as fh:
+            head = fh.read(16)
+    except OSError as err:
+        raise FourierCircuitsError(f"cannot read {str(source)!r}: {err.strerror or err}") from None
+    if head.startswith(_ZIP_MAGIC) or (head.startswith(b"PK") and zipfile.is_zipfile(source)):
+        names = _zip_names(source)
+        if any(name == "data.pkl" or name.endswith("/data.pkl") for name in names):
+            return "pytorch"
+        if names and all(name.endswith(".npy") for name in names):
+            return "npz"
+        raise FourierCircuitsError(
+            f"cannot read {str(source)!r}: a zip archive that is neither an .npz (members .npy) "
+            "nor a PyTorch file (a data.pkl member, as torch.save writes)"
+        )
+    if len(head) >= 2 and head[0] == 0x80 and 2 <= head[1] <= 5:
+        return "pytorch"
+    if _safetensors_header_length(head, size) is not None:
+        return "safetensors"
+    raise FourierCircuitsError(
+        f"cannot read {str(source)!r}: not a network file ({size} bytes; an .npz, a PyTorch "
+        "state dict (torch.save) or a .safetensors file is read)"
+    )
+
+
+def _existing_file(path: str | os.PathLike[str]) -> Path:
+    source = Path(path)
+    if source.is_dir():
+        raise FourierCircuitsError(f"cannot read {str(source)!r}: it is a directory")
+    if not source.is_file():
+        raise FourierCircuitsError(f"cannot read {str(source)!r}: no such file")
+    return source
+
+
+def _zip_names(source: Path) -> list[str]:
+    try:
+        with zipfile.ZipFile(source) as zf:
+            infos = zf.infolist()
+    except (zipfile.BadZipFile, OSError, ValueError, EOFError) as err:
+        raise FourierCircuitsError(
+            f"cannot read {str(source)!r}: a damaged zip archive ({_one_line(err)})"
+        ) from None
+    if len(infos) > MAX_TENSORS:
+        raise FourierCircuitsError(
+            f"cannot read {str(source)!r}: {len(infos)} zip members, more than the limit "
+            f"{MAX_TENSORS}"
+        )
+    return [info.filename for info in infos]
+
+
+def _one_line(err: BaseException) -> str:
+    return " ".join(str(err).split())
+
+
+# --- loading ----------------------------------------------------------------------------------
+def load_state_dict(path: str | os.PathLike[str]) -> StateDict:
+    """The tensors of a PyTorch state dict (``.pt``/``.pth``, torch.save) or a ``.safetensors``
+    file as a StateDict (module docstring: safe loading, memory checked before reading).
+
+    Refused with a FourierCircuitsError naming the file and why: a missing file, an .npz (read it
+    with theory.PolyNet.load), a pickle that needs more than tensors, dicts and numbers (a whole
+    nn.Module: save ``model.state_dict()`` instead), a damaged file, forged shapes, a compression
+    bomb, a file whose tensors would not fit in memory, a file without floating-point tensors."""
+    source = _existing_file(path)
+    kind = detect_format(source)
+    if kind == "npz":
+        raise FourierCircuitsError(
+            f"cannot read {str(source)!r} as a state dict: it is an .npz network file (read it "
+            "with theory.PolyNet.load, or `inspect` it directly)"
+        )
+    if kind == "safetensors":
+        return _load_safetensors(source)
+    return _load_pytorch(source)
+
+
+def _require_float64(where: str, shapes: Mapping[str, tuple[int, ...]]) -> None:
+    """Refuse, before any copy, float64 copies of these shapes that would not fit in memory."""
+    total = sum(budget.array_bytes(shape, 8) for shape in shapes.values())
+    budget.require_memory(f"{where} (float64 copies of its {len(shapes)} tensors)", total)
+
+
+def _load_safetensors(source: Path) -> StateDict:
+    where = f"cannot read {str(source)!r}"
+    size = source.stat().st_size
+    with open(source, "rb") as fh:
+        head = fh.read(16)
+        length = _safetensors_header_length(head, size)
+        if length is None or length > MAX_HEADER_BYTES:
+            raise FourierCircuitsError(f"{where}: not a valid .safetensors header")
+        fh.seek(8)
+        raw = fh.read(length)
+    try:
+        header = json.loads(raw)
+    except (ValueError, RecursionError) as err:
+        raise FourierCircuitsError(
+            f"{where}: the .safetensors header is not valid JSON ({_one_line(err)})"
+        ) from None
+    if not isinstance(header, dict):
+        raise FourierCircuitsError(f"{where}: the .safetensors header is not a JSON object")
+    raw_meta = header.pop("__metadata__", None) or {}
+    if not isinstance(raw_meta, dict) or not all(
+        isinstance(key, str) and isinstance(value, str) for key, value in raw_meta.items()
+    ):
+        raise FourierCircuitsError(f"{where}: __metadata__ must map strings to strings")
+    if len(header) > MAX_TENSORS:
+        raise FourierCircuitsError(f"{where}: {len(header)} tensors, more than {MAX_TENSORS}")
+    data_size = size - 8 - length
+    entries: dict[str, tuple[str, tuple[int, ...], int, int]] = {}
+    for name, entry in header.items():
+        entries[name] = _safetensors_entry(where, name, entry, data_size)
+    floats = {name: e[1] for name, e in entries.items() if e[0] in _FLOAT_DTYPES}
+    _require_float64(f"reading {str(source)!r}", floats)
+    tensors: dict[str, np.ndarray] = {}
+    skipped: dict[str, str] = {}
+    with open(source, "rb") as fh:
+        for name, (dtype, shape, start, end) in entries.items():
+            if dtype not in _FLOAT_DTYPES:
+                skipped[name] = f"{dtype.lower()} {shape}"
+                continue
+            fh.seek(8 + length + start)
+            buffer = fh.read(end - start)
+            values = np.frombuffer(buffer, dtype=_SAFETENSORS_DTYPES[dtype][0])
+            if dtype == "BF16":  # bfloat16 is the top half of a float32
+                values = (values.astype(np.uint32) << 16).view(np.float32)
+            tensors[name] = _frozen(values.astype(np.float64).reshape(shape))
+    if not tensors:
+        raise FourierCircuitsError(f"{where}: no floating-point tensors in it")
+    return StateDict(tensors, dict(raw_meta), str(source), "safetensors", None, skipped)
+
+
+def _safetensors_entry(
+    where: str, name: str, entry: Any, data_size: int
+) -> tuple[str, tuple[int, ...], int, int]:
+    """(dtype, shape, start, end) of one header entry, checked against the data it claims."""
+    if not isinstance(entry, dict):
+        raise FourierCircuitsError(f"{where}: header entry {name!r} is not an object")
+    dtype, shape, offsets = entry.get("dtype"), entry.get("shape"), entry.get("data_offsets")
+    shape = shape if isinstance(shape, list) else None
+    if dtype not in _SAFETENSORS_DTYPES:
+        raise FourierCircuitsError(
+            f"{where}: tensor {name!r} has dtype {dtype!r}; read are "
+            f"{', '.join(_SAFETENSORS_DTYPES)}"
+        )
+    ints = (
+        shape is not None
+        and isinstance(offsets, list)
+        and len(offsets) == 2
+        and all(type(n) is int and n >= 0 for n in [*shape, *offsets])
+    )
+    if not ints or shape is None or not isinstance(offsets, list):
+        raise FourierCircuitsError(
+            f"{where}: tensor {name!r} has shape {entry.get('shape')!r} and data_offsets "
+            f"{offsets!r}; both must be lists of integers >= 0"
+        )
+    start, end = offsets
+    nbytes = budget.array_bytes(shape, _SAFETENSORS_DTYPES[dtype][1])
+    if not start <= end <= data_size or end - start != nbytes:
+        raise FourierCircuitsError(
+            f"{where}: tensor {name!r} claims shape {tuple(shape)} of {dtype} "
+            f"({budget.format_bytes(nbytes)}) at bytes {start}..{end} of "
+            f"{budget.format_bytes(data_size)} of data (a forged or truncated file)"
+        )
+    return dtype, tuple(shape), start, end
+
+
+def _frozen(array: np.ndarray) -> np.ndarray:
+    array.setflags(write=False)
+    return array
+
+
+def _check_pytorch_zip(source: Path, where: str) -> None:
+    """Refuse, unread, a zip-based .pt whose members would not fit in memory, decompress far
+    beyond their stored size, or whose pickle is larger than MAX_PICKLE_BYTES."""
+    try:
+        with zipfile.ZipFile(source) as zf:
+            infos = zf.infolist()
+    except (zipfile.BadZipFile, OSError, ValueError, EOFError) as err:
+        raise FourierCircuitsError(f"{where}: a damaged zip archive ({_one_line(err)})") from None
+    storage = 0
+    for info in infos:
+        if info.file_size > BOMB_MIN_BYTES and info.file_size > MAX_COMPRESSION_RATIO * max(
+            info.compress_size, 1
+        ):
+            raise FourierCircuitsError(
+                f"{where}: member {info.filename!r} decompresses to "
+                f"{budget.format_bytes(info.file_size)} from "
+                f"{budget.format_bytes(info.compress_size)}, more than the limit "
+                f"{MAX_COMPRESSION_RATIO}x (a compression bomb); refused unread"
+            )
+        if info.filename.endswith("data.pkl") and info.file_size > MAX_PICKLE_BYTES:
+            raise FourierCircuitsError(
+                f"{where}: its pickle is {budget.format_bytes(info.file_size)}, more than the "
+                f"limit {budget.format_bytes(MAX_PICKLE_BYTES)} (a state dict's is small)"
+            )
+        if "/data/" in info.filename:
+            storage += info.file_size
+    # the storages are memory-mapped; the float64 copies may be up to 8x a 1-byte dtype's size
+    budget.require_memory(f"reading {str(source)!r} (float64 copies of its tensors)", 8 * storage)
+
+
+_UNSUPPORTED = re.compile(r"GLOBAL ([\w.]+)")
+
+
+def _refusal(where: str, err: BaseException) -> FourierCircuitsError:
+    """The error for a pickle that weights_only loading refused: what it needed, never how to
+    load it unsafely."""
+    text = str(err)
+    found = _UNSUPPORTED.search(text)
+    needed = found.group(1) if found else None
+    if needed and needed.startswith("torch.nn.modules"):
+        return FourierCircuitsError(
+            f"{where}: it is a whole nn.Module pickle ({needed}); only state dicts are read "
+            "(tensors, dicts and numbers): save `torch.save(model.state_dict(), path)` instead"
+        )
+    what = f" (it needs {needed})" if needed else ""
+    return FourierCircuitsError(
+        f"{where}: it holds Python objects besides tensors, dicts and numbers{what}; such a "
+        "pickle could run code when loaded, so it is refused unread. Save the model's tensors "
+        "with `torch.save(model.state_dict(), path)` or safetensors"
+    )
+
+
+def _load_pytorch(source: Path) -> StateDict:
+    import torch
+
+    where = f"cannot read {str(source)!r}"
+    is_zip = zipfile.is_zipfile(source)
+    if is_zip:
+        _check_pytorch_zip(source, where)
+    else:  # a legacy pickle is read into memory whole, then copied
+        budget.require_memory(
+            f"reading {str(source)!r} (a legacy pickle, read whole)", 9 * source.stat().st_size
+        )
+    try:
+        with warnings.catch_warnings():  # e.g. "Detected pickle protocol 4": not the user's to fix
+            warnings.simplefilter("ignore")
+            obj = torch.load(source, map_location="cpu", weights_only=True, mmap=is_zip)
+    except pickle.UnpicklingError as err:
+        raise _refusal(where, err) from None
+    except Exception as err:  # torch's zip reader and unpickler raise many kinds on bad input
+        if "weights_only" in str(err) or "Unsupported global" in str(err):
+            raise _refusal(where, err) from None
+        raise FourierCircuitsError(
+            f"{where}: not a valid PyTorch file ({type(err).__name__}: {_one_line(err)[:300]})"
+        ) from None
+    return _from_object(obj, path=str(source), kind="pytorch", where=where)
+
+
+def _is_tensor(value: Any) -> bool:
+    return hasattr(value, "detach") and hasattr(value, "dtype") and hasattr(value, "shape")
+
+
+def _from_object(obj: Any, *, path: str, kind: str, where: str) -> StateDict:
+    """A StateDict from what torch.load returned (a state dict, or a checkpoint holding one)."""
+    if _is_tensor(obj) or not isinstance(obj, Mapping):
+        raise FourierCircuitsError(
+            f"{where}: it holds a {type(obj).__name__}, not a state dict (a dict of tensors): "
+            "save `torch.save(model.state_dict(), path)`"
+        )
+    source_key = None
+    for key in WRAPPER_KEYS:
+        inner = obj.get(key)
+        if isinstance(inner, Mapping) and any(_is_tensor(v) for v in inner.values()):
+            source_key = key
+            break
+    if source_key is not None:
+        state = obj[source_key]
+        rest = {str(key): value for key, value in obj.items() if key != source_key}
+    else:
+        state, rest = obj, {}
+    flat: dict[str, Any] = {}
+    _flatten(state, "", flat, rest, depth=0, where=where)
+    metadata = _describe(rest, depth=0)
+    check_meta_depth(metadata, where=f"{where}: metadata")
+    return _convert(flat, metadata=metadata, path=path, kind=kind, source_key=source_key)
+
+
+def _flatten(
+    value: Mapping[Any, Any],
+    prefix: str,
+    flat: dict[str, Any],
+    rest: dict[str, Any],
+    *,
+    depth: int,
+    where: str,
+) -> None:
+    """Tensors of nested dicts into flat (names joined by "."), other entries into rest."""
+    if depth > MAX_META_DEPTH:
+        raise FourierCircuitsError(f"{where}: dicts nested more than {MAX_META_DEPTH} deep")
+    for key, item in value.items():
+        name = f"{prefix}{key}"
+        if _is_tensor(item) or isinstance(item, np.ndarray):
+            flat[name] = item
+        elif isinstance(item, Mapping) and any(
+            _is_tensor(v) or isinstance(v, Mapping) for v in item.values()
+        ):
+            _flatten(item, f"{name}.", flat, rest, depth=depth + 1, where=where)
+        else:
+            rest[name] = item
+
+
+def _describe(value: Any, *, depth: int) -> Any:
+    """value as JSON-able data: tensors described by dtype and shape, tuples as lists, other
+    objects (torch.dtype, torch.Size) as their str, non-finite floats as None."""
+    if depth > MAX_META_DEPTH:
+        return "<nested too deeply>"
+    if _is_tensor(value) or isinstance(value, np.ndarray):
+        return f"<tensor {str(value.dtype).removeprefix('torch.')} {tuple(value.shape)}>"
+    if isinstance(value, Mapping):
+        return {str(key): _describe(item, depth=depth + 1) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_describe(item, depth=depth + 1) for item in value]
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if value is None or isinstance(value, (bool, int, str)):
+        return value
+    return str(value)
+
+
+def _convert(
+    flat: Mapping[str, Any],
+    *,
+    metadata: Mapping[str, Any],
+    path: str,
+    kind: str,
+    source_key: str | None,
+) -> StateDict:
+    """Float tensors to read-only float64 numpy (memory checked first), others skipped."""
+    where = f"cannot read {path!r}"
+    if len(flat) > MAX_TENSORS:
+        raise FourierCircuitsError(f"{where}: {len(flat)} tensors, more than {MAX_TENSORS}")
+    floats: dict[str, Any] = {}
+    skipped: dict[str, str] = {}
+    for name, value in flat.items():
+        dtype = value.dtype
+        is_float = bool(dtype.is_floating_point) if _is_tensor(value) else dtype.kind == "f"
+        if is_float:
+            floats[name] = value
+        else:
+            skipped[name] = f"{str(dtype).removeprefix('torch.')} {tuple(value.shape)}"
+    if not floats:
+        raise FourierCircuitsError(
+            f"{where}: no floating-point tensors in it (found {len(flat)} other entries)"
+        )
+    _require_float64(f"reading {path!r}", {n: tuple(v.shape) for n, v in floats.items()})
+    tensors = {}
+    for name, value in floats.items():
+        if _is_tensor(value):
+            import torch
+
+            array = value.detach().to(device="cpu", dtype=torch.float64).numpy().copy()
+        else:
+            array = np.array(value, dtype=np.float64, copy=True)
+        tensors[name] = _frozen(array)
+    return StateDict(tensors, dict(metadata), path, kind, source_key, skipped)
+
+
+def state_dict_from_mapping(
+    tensors: Mapping[str, Any],
+    *,
+    metadata: Mapping[str, Any] | None = None,
+    path: str = "<memory>",
+) -> StateDict:
+    """A StateDict from tensors held in memory: ``model.state_dict()`` (torch tensors) or a dict
+    of numpy arrays. Float tensors become float64 copies; integer and boolean ones are skipped.
+    metadata: what the file would say (e.g. {"k": 2} or a TransformerLens "config")."""
+    if not isinstance(tensors, Mapping):
+        raise FourierCircuitsError(
+            f"tensors is a {type(tensors).__name__}; pass a mapping name -> tensor "
+            "(model.state_dict())"
+        )
+    where = "cannot use the state dict"
+    flat: dict[str, Any] = {}
+    rest: dict[str, Any] = {}
+    converted = {
+        key: value if _is_tensor(value) or isinstance(value, Mapping) else np.asarray(value)
+        for key, value in tensors.items()
+    }
+    _flatten(converted, "", flat, rest, depth=0, where=where)
+    if rest:
+        raise FourierCircuitsError(f"{where}: entries {sorted(rest)[:5]} are not tensors or arrays")
+    meta = _describe(dict(metadata or {}), depth=0)
+    check_meta_depth(meta, where="metadata")
+    return _convert(flat, metadata=meta, path=path, kind="memory", source_key=None)
