@@ -12,12 +12,24 @@ from fourier_circuits.constructions.foreign.files import (
     load_state_dict,
     state_dict_from_mapping,
 )
+from fourier_circuits.constructions.foreign.mlp import (
+    LAYOUTS,
+    ImportedMLP,
+    accuracy_over_D_p,
+    mlp_from_state,
+    mlp_state,
+)
 
 __all__ = [
     "FORMATS",
+    "LAYOUTS",
     "WRAPPER_KEYS",
+    "ImportedMLP",
     "StateDict",
+    "accuracy_over_D_p",
     "detect_format",
     "load_state_dict",
+    "mlp_from_state",
+    "mlp_state",
     "state_dict_from_mapping",
 ]

@@ -26,7 +26,6 @@ metadata.
 
 from __future__ import annotations
 
-import json
 import math
 import os
 import pickle
@@ -34,13 +33,20 @@ import re
 import warnings
 import zipfile
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 import fourier_circuits.theory.budget as budget
+from fourier_circuits.constructions.foreign._safetensors import header_length, load_safetensors
+from fourier_circuits.constructions.foreign._state import (
+    MAX_TENSORS,
+    StateDict,
+    _frozen,
+    _one_line,
+    _require_float64,
+)
 from fourier_circuits.theory.errors import FourierCircuitsError
 from fourier_circuits.theory.network_file import (
     BOMB_MIN_BYTES,
@@ -64,68 +70,11 @@ FORMATS = ("npz", "pytorch", "safetensors")
 WRAPPER_KEYS = ("model", "state_dict", "model_state_dict", "params")
 #: The pickle of a state dict is small (names and storage references); a larger one is refused.
 MAX_PICKLE_BYTES = 2**26
-#: A safetensors header (JSON: names, dtypes, shapes, offsets) larger than this is refused.
-MAX_HEADER_BYTES = 2**26
-#: Most tensors in one file (a state dict of a small model has tens).
-MAX_TENSORS = 100_000
 
 _ZIP_MAGIC = b"PK\x03\x04"
-_SAFETENSORS_DTYPES: dict[str, tuple[str, int]] = {
-    # safetensors dtype -> (numpy dtype, itemsize); BF16 is widened by hand (numpy has none)
-    "F64": ("<f8", 8),
-    "F32": ("<f4", 4),
-    "F16": ("<f2", 2),
-    "BF16": ("<u2", 2),
-    "I64": ("<i8", 8),
-    "I32": ("<i4", 4),
-    "I16": ("<i2", 2),
-    "I8": ("i1", 1),
-    "U64": ("<u8", 8),
-    "U32": ("<u4", 4),
-    "U16": ("<u2", 2),
-    "U8": ("u1", 1),
-    "BOOL": ("?", 1),
-}
-_FLOAT_DTYPES = ("F64", "F32", "F16", "BF16")
-
-
-@dataclass(frozen=True)
-class StateDict:
-    """The tensors of a foreign file, as float64 numpy arrays (module docstring).
-
-    tensors: name -> read-only float64 array, every floating-point tensor, names as stored;
-    metadata: JSON-able: safetensors ``__metadata__`` strings, or a checkpoint's non-tensor
-    entries (e.g. "config" of a TransformerLens grokking checkpoint);
-    path: where it came from ("<memory>" for state_dict_from_mapping);
-    format: "pytorch", "safetensors" or "memory";
-    source_key: the checkpoint key the state dict was under ("model", ...), None for a bare one;
-    skipped: name -> "dtype shape" of the tensors left out (integer and boolean buffers).
-    """
-
-    tensors: Mapping[str, np.ndarray]
-    metadata: Mapping[str, Any]
-    path: str
-    format: str
-    source_key: str | None
-    skipped: Mapping[str, str] = field(default_factory=dict)
-
-    def shapes(self) -> dict[str, tuple[int, ...]]:
-        """name -> shape of every tensor kept."""
-        return {name: tuple(array.shape) for name, array in self.tensors.items()}
 
 
 # --- format detection ----------------------------------------------------------------------------
-def _safetensors_header_length(head: bytes, size: int) -> int | None:
-    """The header length of a safetensors file starting with `head` (>= 9 bytes) of `size`
-    bytes, or None when it is not one (8-byte little-endian length, then '{')."""
-    if len(head) < 9:
-        return None
-    length = int.from_bytes(head[:8], "little")
-    if 2 <= length <= size - 8 and head[8:9] == b"{":
-        return length
-    return None
-
-
 def detect_format(path: str | os.PathLike[str]) -> str:
     """ "npz", "pytorch" or "safetensors", from the file's first bytes (not only its suffix):
     a zip holding a ``data.pkl`` member is a PyTorch file (torch.save's format since 1.6), a zip
@@ -150,7 +99,7 @@ def detect_format(path: str | os.PathLike[str]) -> str:
         )
     if len(head) >= 2 and head[0] == 0x80 and 2 <= head[1] <= 5:
         return "pytorch"
-    if _safetensors_header_length(head, size) is not None:
+    if header_length(head, size) is not None:
         return "safetensors"
     raise FourierCircuitsError(
         f"cannot read {str(source)!r}: not a network file ({size} bytes; an .npz, a PyTorch "
@@ -183,10 +132,6 @@ def _zip_names(source: Path) -> list[str]:
     return [info.filename for info in infos]
 
 
-def _one_line(err: BaseException) -> str:
-    return " ".join(str(err).split())
-
-
 # --- loading ----------------------------------------------------------------------------------
 def load_state_dict(path: str | os.PathLike[str]) -> StateDict:
     """The tensors of a PyTorch state dict (``.pt``/``.pth``, torch.save) or a ``.safetensors``
@@ -204,103 +149,8 @@ def load_state_dict(path: str | os.PathLike[str]) -> StateDict:
             "with theory.PolyNet.load, or `inspect` it directly)"
         )
     if kind == "safetensors":
-        return _load_safetensors(source)
+        return load_safetensors(source)
     return _load_pytorch(source)
-
-
-def _require_float64(where: str, shapes: Mapping[str, tuple[int, ...]]) -> None:
-    """Refuse, before any copy, float64 copies of these shapes that would not fit in memory."""
-    total = sum(budget.array_bytes(shape, 8) for shape in shapes.values())
-    budget.require_memory(f"{where} (float64 copies of its {len(shapes)} tensors)", total)
-
-
-def _load_safetensors(source: Path) -> StateDict:
-    where = f"cannot read {str(source)!r}"
-    size = source.stat().st_size
-    with open(source, "rb") as fh:
-        head = fh.read(16)
-        length = _safetensors_header_length(head, size)
-        if length is None or length > MAX_HEADER_BYTES:
-            raise FourierCircuitsError(f"{where}: not a valid .safetensors header")
-        fh.seek(8)
-        raw = fh.read(length)
-    try:
-        header = json.loads(raw)
-    except (ValueError, RecursionError) as err:
-        raise FourierCircuitsError(
-            f"{where}: the .safetensors header is not valid JSON ({_one_line(err)})"
-        ) from None
-    if not isinstance(header, dict):
-        raise FourierCircuitsError(f"{where}: the .safetensors header is not a JSON object")
-    raw_meta = header.pop("__metadata__", None) or {}
-    if not isinstance(raw_meta, dict) or not all(
-        isinstance(key, str) and isinstance(value, str) for key, value in raw_meta.items()
-    ):
-        raise FourierCircuitsError(f"{where}: __metadata__ must map strings to strings")
-    if len(header) > MAX_TENSORS:
-        raise FourierCircuitsError(f"{where}: {len(header)} tensors, more than {MAX_TENSORS}")
-    data_size = size - 8 - length
-    entries: dict[str, tuple[str, tuple[int, ...], int, int]] = {}
-    for name, entry in header.items():
-        entries[name] = _safetensors_entry(where, name, entry, data_size)
-    floats = {name: e[1] for name, e in entries.items() if e[0] in _FLOAT_DTYPES}
-    _require_float64(f"reading {str(source)!r}", floats)
-    tensors: dict[str, np.ndarray] = {}
-    skipped: dict[str, str] = {}
-    with open(source, "rb") as fh:
-        for name, (dtype, shape, start, end) in entries.items():
-            if dtype not in _FLOAT_DTYPES:
-                skipped[name] = f"{dtype.lower()} {shape}"
-                continue
-            fh.seek(8 + length + start)
-            buffer = fh.read(end - start)
-            values = np.frombuffer(buffer, dtype=_SAFETENSORS_DTYPES[dtype][0])
-            if dtype == "BF16":  # bfloat16 is the top half of a float32
-                values = (values.astype(np.uint32) << 16).view(np.float32)
-            tensors[name] = _frozen(values.astype(np.float64).reshape(shape))
-    if not tensors:
-        raise FourierCircuitsError(f"{where}: no floating-point tensors in it")
-    return StateDict(tensors, dict(raw_meta), str(source), "safetensors", None, skipped)
-
-
-def _safetensors_entry(
-    where: str, name: str, entry: Any, data_size: int
-) -> tuple[str, tuple[int, ...], int, int]:
-    """(dtype, shape, start, end) of one header entry, checked against the data it claims."""
-    if not isinstance(entry, dict):
-        raise FourierCircuitsError(f"{where}: header entry {name!r} is not an object")
-    dtype, shape, offsets = entry.get("dtype"), entry.get("shape"), entry.get("data_offsets")
-    shape = shape if isinstance(shape, list) else None
-    if dtype not in _SAFETENSORS_DTYPES:
-        raise FourierCircuitsError(
-            f"{where}: tensor {name!r} has dtype {dtype!r}; read are "
-            f"{', '.join(_SAFETENSORS_DTYPES)}"
-        )
-    ints = (
-        shape is not None
-        and isinstance(offsets, list)
-        and len(offsets) == 2
-        and all(type(n) is int and n >= 0 for n in [*shape, *offsets])
-    )
-    if not ints or shape is None or not isinstance(offsets, list):
-        raise FourierCircuitsError(
-            f"{where}: tensor {name!r} has shape {entry.get('shape')!r} and data_offsets "
-            f"{offsets!r}; both must be lists of integers >= 0"
-        )
-    start, end = offsets
-    nbytes = budget.array_bytes(shape, _SAFETENSORS_DTYPES[dtype][1])
-    if not start <= end <= data_size or end - start != nbytes:
-        raise FourierCircuitsError(
-            f"{where}: tensor {name!r} claims shape {tuple(shape)} of {dtype} "
-            f"({budget.format_bytes(nbytes)}) at bytes {start}..{end} of "
-            f"{budget.format_bytes(data_size)} of data (a forged or truncated file)"
-        )
-    return dtype, tuple(shape), start, end
-
-
-def _frozen(array: np.ndarray) -> np.ndarray:
-    array.setflags(write=False)
-    return array
 
 
 def _check_pytorch_zip(source: Path, where: str) -> None:
