@@ -255,6 +255,10 @@ def _from_object(obj: Any, *, path: str, kind: str, where: str) -> StateDict:
         state, rest = obj, {}
     flat: dict[str, Any] = {}
     _flatten(state, "", flat, rest, depth=0, where=where)
+    # what experiments.export writes beside the tensors, in the state dict's own _metadata
+    ours = getattr(state, "_metadata", None)
+    if isinstance(ours, Mapping) and isinstance(ours.get("fourier_circuits"), Mapping):
+        rest = {**ours["fourier_circuits"], **rest}
     metadata = _describe(rest, depth=0)
     check_meta_depth(metadata, where=f"{where}: metadata")
     return _convert(flat, metadata=metadata, path=path, kind=kind, source_key=source_key)
