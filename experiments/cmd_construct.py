@@ -27,7 +27,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--design", choices=sorted(DESIGNS), default="paper", help="phase design (default: paper)"
     )
-    parser.add_argument("--save", metavar="F.npz", help="save the network (DESIGN.md format)")
+    parser.add_argument(
+        "--save",
+        metavar="F.npz",
+        help="save the network (.npz, DESIGN.md; .pt, .pth or .safetensors: the d-doshi fcn "
+        "state dict)",
+    )
     add_force_argument(parser)
     parser.add_argument(
         "--exact", action="store_true", help="also prove the construction exactly (sympy)"
@@ -42,7 +47,9 @@ def run(args: argparse.Namespace) -> Outcome:
         data = result.as_dict()
         if stage.file is not None and result.network is not None:
             meta = provenance(command="construct", design=args.design)
-            result.network.with_meta(**meta).save(stage.file)
+            from fourier_circuits.experiments.export import save_network  # by the suffix
+
+            save_network(result.network.with_meta(**meta), stage.file, target=stage.save)
             data["saved"] = str(save)
     rows = [(key, fmt(value)) for key, value in data.items()]
     if not task.prime:

@@ -93,7 +93,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--device", choices=DEVICES, default="cpu", help="default: cpu")
     parser.add_argument("--dtype", choices=DTYPES, default="float64", help="default: float64")
     parser.add_argument("--threads", type=int, help="torch threads (default: 1 if small)")
-    parser.add_argument("--save", metavar="F.npz", help="save the trained network")
+    parser.add_argument(
+        "--save",
+        metavar="F.npz",
+        help="save the trained network (.npz; .pt, .pth or .safetensors: the d-doshi fcn "
+        "state dict)",
+    )
     parser.add_argument("--out", metavar="DIR", help="write plots, history.json, result.json")
     add_force_argument(parser)
 
@@ -277,7 +282,9 @@ def _train_and_write(
     if stage.dir is not None:
         _write_out(stage.dir, result, data, analytic, meta)
     if stage.file is not None:
-        result.net.with_meta(**meta).save(stage.file)
+        from fourier_circuits.experiments.export import save_network  # by --save's suffix
+
+        save_network(result.net.with_meta(**meta), stage.file, target=stage.save)
     return data, result, failures
 
 
