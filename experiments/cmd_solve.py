@@ -19,12 +19,13 @@ from typing import TypeVar
 
 from fourier_circuits.constructions.convex.bracket import EXPLICIT_MAX_EXAMPLES, bracket
 from fourier_circuits.constructions.convex.bracket_even import bracket_even
+from fourier_circuits.constructions.convex.pricing import check_starts
 from fourier_circuits.constructions.smallest_width import smallest_width
 from fourier_circuits.experiments.arguments import refuse_given, seconds
 from fourier_circuits.experiments.outcome import Outcome, fmt
 from fourier_circuits.experiments.outputs import Staged, add_force_argument, check_save
 from fourier_circuits.experiments.provenance import provenance
-from fourier_circuits.theory import FourierCircuitsError, Task
+from fourier_circuits.theory import FourierCircuitsError, Task, check_seed
 
 NAME = "solve"
 
@@ -104,8 +105,6 @@ def _progress(iteration: int, t: float, best: float, columns: int) -> None:
 
 def _run_min_width(args: argparse.Namespace) -> Outcome:
     """`solve --min-width`: constructions.smallest_width (docs/min-width.md)."""
-    flags = ("--save", "--force", "--sparsify", "--method", "--seed", "--starts", "--max-seconds")
-    refuse_given(args, flags, unless="with --min-width (no convex bracket is solved)")
     with _stdout_to_stderr():
         result = smallest_width(
             args.k, p=args.p, sdp=not args.no_sdp, search_seconds=args.search_seconds or 0.0
@@ -119,12 +118,6 @@ def _run_min_width(args: argparse.Namespace) -> Outcome:
 def _run_even(args: argparse.Namespace) -> Outcome:
     """Even p: constructions.convex.bracket_even against theory.even_p's closed form (same keys
     as at odd p; gamma_star is the even-p closed form, `paper_formula` the odd one)."""
-    flags = ("--save", "--force", "--sparsify", "--method", "--max-seconds", "--no-sdp")
-    refuse_given(
-        args,
-        flags,
-        unless=f"at even p={args.p} (the even-p route brackets gamma* only; docs/even-p.md)",
-    )
     with _stdout_to_stderr():
         result = bracket_even(args.p, args.k, seed=_or(args.seed, 0), starts=_or(args.starts, 10))
     data = result.as_dict()
@@ -139,12 +132,34 @@ def _or(value: T | None, default: T) -> T:
     return default if value is None else value
 
 
-def run(args: argparse.Namespace) -> Outcome:
+def validate(args: argparse.Namespace) -> None:
+    """The checks run makes before any work (flags that do not apply to the route, p, k, the
+    seed and the starts); solves nothing and writes nothing. `sweep` checks each cell with it."""
     if args.min_width:
-        return _run_min_width(args)
+        only = ("--save", "--force", "--sparsify", "--method", "--seed", "--starts")
+        unless = "with --min-width (no convex bracket is solved)"
+        refuse_given(args, (*only, "--max-seconds"), unless=unless)
+        return
     refuse_given(args, ("--search-seconds",), unless="without --min-width")
     if args.p is None:
         raise FourierCircuitsError("--p is required (unless --min-width)")
+    check_seed(_or(args.seed, 0))
+    check_starts(_or(args.starts, 10))
+    if args.p % 2 == 0:
+        flags = ("--save", "--force", "--sparsify", "--method", "--max-seconds", "--no-sdp")
+        refuse_given(
+            args,
+            flags,
+            unless=f"at even p={args.p} (the even-p route brackets gamma* only; docs/even-p.md)",
+        )
+        return
+    Task(args.p, args.k)
+
+
+def run(args: argparse.Namespace) -> Outcome:
+    validate(args)
+    if args.min_width:
+        return _run_min_width(args)
     if args.p % 2 == 0:  # the paper's theory needs odd p; this toolkit derives the even case
         return _run_even(args)
     task = Task(args.p, args.k)

@@ -176,7 +176,10 @@ def _progress(total: int) -> tuple[tqdm[Any], Any]:
 ONLY_FOR = {"--temperature": ("margin",), "--reg-power": ("gd",), "--weight-decay": ("gd", "adamw")}
 
 
-def run(args: argparse.Namespace) -> Outcome:
+def validate(args: argparse.Namespace) -> None:
+    """The checks run makes before any work (flags the optimiser does not read, every field of
+    the config and its resource estimate); trains nothing and writes nothing. `sweep` checks
+    each cell with it before any runs."""
     for flag, optimizers in ONLY_FOR.items():
         if args.optimizer not in optimizers:
             refuse_given(
@@ -184,8 +187,12 @@ def run(args: argparse.Namespace) -> Outcome:
                 (flag,),
                 unless=f"with --optimizer {args.optimizer} (only {', '.join(optimizers)})",
             )
+    _config(args).resolved()
+
+
+def run(args: argparse.Namespace) -> Outcome:
+    validate(args)  # every field validated before the targets are checked
     config = _config(args)
-    config.resolved()  # every field validated before the targets are checked
     save = check_save(args.save, force=args.force) if args.save is not None else None
     out = check_out(args.out, force=args.force) if args.out is not None else None
     with Staged(save=save, out=out, force=args.force) as stage:

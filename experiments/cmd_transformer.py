@@ -64,14 +64,22 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_force_argument(parser)
 
 
+def validate(args: argparse.Namespace) -> None:
+    """The checks run makes before any work (the config with its resource estimate, --top);
+    trains nothing and writes nothing. `sweep` checks each cell with it before any runs."""
+    config = model_config(args, args.p, args.k, args.seed)
+    classes = (config.p**2 - 1) // 2
+    if not 1 <= args.top <= classes:
+        raise FourierCircuitsError(
+            f"--top {args.top} must lie in 1..{classes} (the non-DC conjugate classes of "
+            f"p={config.p})"
+        )
+
+
 def run(args: argparse.Namespace) -> Outcome:
+    validate(args)
     config = model_config(args, args.p, args.k, args.seed)
     n_top = args.top
-    classes = (config.p**2 - 1) // 2
-    if not 1 <= n_top <= classes:
-        raise FourierCircuitsError(
-            f"--top {n_top} must lie in 1..{classes} (the non-DC conjugate classes of p={config.p})"
-        )
     out = check_out(args.out, force=args.force) if args.out is not None else None
     with Staged(out=out, force=args.force) as stage:
         result = run_training(config)
