@@ -19,14 +19,23 @@ from fourier_circuits.constructions.exact import (
     prove_design,
     unwanted_characters,
 )
+from fourier_circuits.constructions.peers import PEERS, build_peer
+from fourier_circuits.constructions.peers_check import PeerCheck, check_peer
+from fourier_circuits.constructions.peers_compare import PeerTable, compare_peers
 
 __all__ = [
     "DESIGNS",
+    "PEERS",
     "DesignProof",
     "ExactMargin",
+    "PeerCheck",
+    "PeerTable",
     "PhaseDesign",
+    "build_peer",
     "certify_sdp",
+    "check_peer",
     "column_generation",
+    "compare_peers",
     "construct",
     "exact_normalized_margin",
     "expansion_residual",

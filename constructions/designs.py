@@ -139,7 +139,11 @@ def grid3_design(k: int) -> PhaseDesign:
 
 
 def lattice_design(k: int) -> PhaseDesign:
-    """Rank-1 lattice, N = 2 * 3^(k-1), z = (1, 3, ..., 3^(k-2), 4 * 3^(k-2)) (THEORY.md)."""
+    """Rank-1 lattice, N = 2 * 3^(k-1), z = (1, 3, ..., 3^(k-2), 4 * 3^(k-2)) (THEORY.md).
+
+    For k = 2 its six points are exactly the order-6 solution z_nu * z_syn (nu = e^{i pi/3}) of
+    Tian, "Composing Global Optimizers to Reasoning Tasks via Algebraic Objects in Neural Nets"
+    (arXiv 2410.01779; constructions.peers.cogo_design(6), tests/test_peers.py)."""
     k = validate_k(k)
     require_points("lattice", k, LOG2_SIZES["lattice"](k))
     z = [3**j for j in range(k - 1)] + [4 * 3 ** (k - 2)]
