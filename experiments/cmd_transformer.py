@@ -1,4 +1,4 @@
-"""`fourier-circuits transformer --p P --k K [--seed S] [--paper] [--out DIR [--force]] ...`.
+"""`fourier-circuits transformer --p P --k K [--seed S] [--paper] [--out DIR] [--save-lens F.pt]`.
 
 Trains the one-layer Transformer of Section 5 of arXiv 2402.09469 (constructions.transformer) on
 the tokens a_1 ... a_k '=' with a random half of the p^k examples, and analyses its attention in
@@ -10,6 +10,11 @@ Checked claim: test accuracy >= 0.99 (TEST_ACCURACY_CLAIM). The concentration is
 checked: the paper shows it but states no threshold.
 Exit 0: the claim held; 1: it failed (named); 2: bad input, or training diverged or stalled (one
 line on stderr). A progress bar goes to stderr when it is a terminal.
+--save-lens F.pt writes the trained model as a TransformerLens checkpoint, {"model": state dict,
+"config": HookedTransformerConfig's fields, "fourier_circuits": provenance} with torch.save
+(constructions.foreign.lens_state_from_transformer: the architecture maps exactly), which
+`HookedTransformer(HookedTransformerConfig(**c["config"])).load_state_dict(c["model"])` loads
+and `inspect F.pt` reads back.
 The measurements are constructions.transformer.report (module reporting: a TransformerReport whose
 as_dict() is the JSON object); this module parses the flags, trains, prints and writes --out.
 """
@@ -36,6 +41,7 @@ from fourier_circuits.experiments.outputs import (
     Staged,
     add_force_argument,
     check_out,
+    check_save,
     json_file,
     write_atomic,
 )
@@ -61,6 +67,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--top", type=int, default=TOP_FREQUENCIES, help="2-D frequency classes counted (4)"
     )
     parser.add_argument("--out", metavar="DIR", help="write plots, history.json, result.json")
+    parser.add_argument(
+        "--save-lens",
+        metavar="F.pt",
+        help="save the model as a TransformerLens checkpoint (.pt or .pth)",
+    )
     add_force_argument(parser)
 
 
@@ -81,7 +92,14 @@ def run(args: argparse.Namespace) -> Outcome:
     config = model_config(args, args.p, args.k, args.seed)
     n_top = args.top
     out = check_out(args.out, force=args.force) if args.out is not None else None
-    with Staged(out=out, force=args.force) as stage:
+    save = None
+    if args.save_lens is not None:
+        if Path(args.save_lens).suffix.lower() not in (".pt", ".pth"):
+            raise FourierCircuitsError(
+                f"--save-lens {args.save_lens!r} must end in .pt or .pth (a torch.save file)"
+            )
+        save = check_save(args.save_lens, force=args.force, what="--save-lens")
+    with Staged(save=save, out=out, force=args.force) as stage:
         result = run_training(config)
         measured = report(result, n_top=n_top, noise_samples=NOISE_SAMPLES)
         data = measured.as_dict()
@@ -89,8 +107,13 @@ def run(args: argparse.Namespace) -> Outcome:
         if stage.dir is not None:
             meta = provenance(command=NAME, seed=config.seed, config=config.as_dict())
             write_out(stage.dir, result, measured.analysis, data, meta)
+        if stage.file is not None:
+            meta = provenance(command=NAME, seed=config.seed, config=config.as_dict())
+            write_atomic(stage.file, lens_checkpoint(result, meta), action="save to")
     if out is not None:
         data["out"] = str(out)
+    if save is not None:
+        data["save_lens"] = str(save)
     skip = (
         "config",
         "claims",
@@ -132,3 +155,17 @@ def write_out(
     np.savez(buffer, **arrays)
     write_atomic(out / "params.npz", buffer.getvalue())
     save_transformer_plots(result, analysis, out)
+
+
+def lens_checkpoint(result: TransformerResult, meta: dict[str, Any]) -> bytes:
+    """The bytes of the TransformerLens checkpoint of --save-lens (module docstring)."""
+    import torch
+
+    from fourier_circuits.constructions.foreign import lens_state_from_transformer
+
+    export = lens_state_from_transformer(result.params)
+    model = {name: torch.from_numpy(np.array(a)) for name, a in export.tensors().items()}
+    config = {**export.config, "dtype": torch.float64}  # HookedTransformerConfig wants a dtype
+    buffer = io.BytesIO()
+    torch.save({"model": model, "config": config, "fourier_circuits": jsonable(meta)}, buffer)
+    return buffer.getvalue()

@@ -1,0 +1,262 @@
+"""TransformerLens models read by the toolkit (constructions.foreign.lens*): built and trained with
+the real library (transformer-lens < 4), saved as its users save them, and compared with its own
+forward pass; the analyses against independent computations; negative controls."""
+
+from __future__ import annotations
+
+import itertools
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from fourier_circuits.constructions.foreign import (
+    analyse_lens,
+    is_lens_state,
+    lens_from_state,
+    lens_logits,
+    load_state_dict,
+    state_dict_from_mapping,
+)
+from fourier_circuits.constructions.foreign.lens_analysis import _pass
+from fourier_circuits.theory import FourierCircuitsError
+from fourier_circuits.theory.spectra import (
+    frequency_vectors,
+    single_frequency_shares,
+    standout_frequencies,
+    vector_spectrum,
+)
+
+# HookedTransformer's own deprecation notice (TransformerLens 3.x points to 4.0's bridge)
+pytestmark = pytest.mark.filterwarnings("ignore:HookedTransformer is deprecated:DeprecationWarning")
+
+#: float64 logits of the same function computed in two orders agree to round-off (~1e-15 x 10).
+LOGIT_ATOL = 1e-12
+
+
+@pytest.fixture(scope="module")
+def tl() -> Any:
+    """(torch, HookedTransformer, HookedTransformerConfig), imported once per module."""
+    torch = pytest.importorskip("torch")
+    lens = pytest.importorskip("transformer_lens")
+    return torch, lens.HookedTransformer, lens.HookedTransformerConfig
+
+
+def build(tl: Any, p: int, k: int, *, seed: int, jitter: float = 0.3, **cfg: Any) -> Any:
+    """A HookedTransformer (float64) with every parameter, biases included, moved off its
+    initial value by N(0, jitter^2)."""
+    torch, HookedTransformer, HookedTransformerConfig = tl
+    settings = dict(
+        n_layers=1, d_model=16, n_ctx=k + 1, d_head=4, n_heads=3, d_mlp=24, d_vocab=p + 1,
+        d_vocab_out=p, act_fn="relu", normalization_type=None, dtype=torch.float64, seed=seed,
+    )  # fmt: skip
+    settings.update(cfg)
+    model = HookedTransformer(HookedTransformerConfig(**settings))
+    generator = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for parameter in model.parameters():
+            parameter.add_(jitter * torch.randn(parameter.shape, generator=generator))
+    return model
+
+
+def all_inputs(p: int, k: int) -> np.ndarray:
+    return np.array(list(itertools.product(range(p), repeat=k)), dtype=np.int64)
+
+
+def reference(tl: Any, model: Any, inputs: np.ndarray) -> np.ndarray:
+    """TransformerLens's own logits at the '=' position of the sequences a_1 .. a_k '='."""
+    torch = tl[0]
+    p = model.cfg.d_vocab - 1
+    tokens = np.concatenate([inputs, np.full((len(inputs), 1), p)], axis=1)
+    with torch.no_grad():
+        return model(torch.from_numpy(tokens))[:, -1].numpy()
+
+
+def clean_config(model: Any) -> dict[str, Any]:
+    """cfg.to_dict() with numpy scalars as floats (TransformerLens leaves np.float64 in
+    attn_scale and initializer_range, which torch.load(weights_only=True) refuses)."""
+    return {
+        key: float(value) if isinstance(value, np.floating) else value
+        for key, value in model.cfg.to_dict().items()
+    }
+
+
+@pytest.mark.parametrize(
+    ("normalization", "act"),
+    [(None, "relu"), ("LN", "gelu"), ("LN", "gelu_new"), ("RMS", "silu"), ("LNPre", "relu")],
+)
+def test_logits_equal_transformer_lens(
+    tl: Any, tmp_path: Path, normalization: str | None, act: str
+) -> None:
+    torch = tl[0]
+    p, k = 7, 3
+    model = build(tl, p, k, seed=1, act_fn=act, normalization_type=normalization)
+    inputs = all_inputs(p, k)
+    expected = reference(tl, model, inputs)
+    checkpoint = tmp_path / "grokking.pt"  # grokking-style: the state dict and its config
+    torch.save({"model": model.state_dict(), "config": clean_config(model)}, checkpoint)
+    lens = lens_from_state(load_state_dict(checkpoint))
+    assert (lens.act, lens.normalization) == (act, normalization or "none")
+    np.testing.assert_allclose(lens_logits(lens, inputs), expected, rtol=0, atol=LOGIT_ATOL)
+    bare = tmp_path / "bare.pt"  # a bare state dict: the activation must be stated
+    torch.save(model.state_dict(), bare)
+    given = {"normalization": normalization} if normalization == "LNPre" else {}
+    lens = lens_from_state(load_state_dict(bare), act=act, **given)
+    assert any("inferred" in note for note in lens.notes)
+    np.testing.assert_allclose(lens_logits(lens, inputs), expected, rtol=0, atol=LOGIT_ATOL)
+
+
+def test_accuracy_and_logit_shares_match_independent_computations(tl: Any) -> None:
+    p, k = 7, 2
+    model = build(tl, p, k, seed=2, jitter=1.0)
+    lens = lens_from_state(state_dict_from_mapping(model.state_dict()))
+    inputs = all_inputs(p, k)
+    logits = reference(tl, model, inputs)
+    labels = inputs.sum(axis=1) % p
+    analysis = analyse_lens(lens, seed=0, noise_samples=20)
+    assert analysis.accuracy == np.mean(logits.argmax(axis=1) == labels)
+    # the share of each frequency by least squares on the cos/sin directions over (a, c)
+    centred = logits - logits.mean(axis=1, keepdims=True)
+    c = np.arange(p)
+    for w in range(1, (p - 1) // 2 + 1):
+        angle = 2 * np.pi * w * (labels[:, None] - c[None, :]) / p
+        basis = np.stack([np.cos(angle).ravel(), np.sin(angle).ravel()], axis=1)
+        fit = basis @ np.linalg.lstsq(basis, centred.ravel(), rcond=None)[0]
+        expected = float(fit @ fit / (centred.ravel() @ centred.ravel()))
+        assert analysis.logit_variance_by_frequency[w - 1] == pytest.approx(expected, rel=1e-9)
+    assert _pass(lens)[0] == analysis.n_correct
+
+
+def test_a_trained_model_passes_and_a_random_one_fails(tl: Any) -> None:
+    torch = tl[0]
+    p, k = 11, 2
+    model = build(tl, p, k, seed=3, jitter=0.0, d_model=32, n_heads=2, d_head=16, d_mlp=64)
+    inputs = all_inputs(p, k)
+    tokens = torch.from_numpy(np.concatenate([inputs, np.full((len(inputs), 1), p)], axis=1))
+    labels = torch.from_numpy(inputs.sum(axis=1) % p)
+    optimiser = torch.optim.AdamW(model.parameters(), lr=1e-2, weight_decay=1.0, betas=(0.9, 0.98))
+    for _ in range(TRAIN_STEPS):
+        loss = torch.nn.functional.cross_entropy(model(tokens)[:, -1], labels)
+        optimiser.zero_grad()
+        loss.backward()
+        optimiser.step()
+    trained = analyse_lens(lens_from_state(state_dict_from_mapping(model.state_dict())))
+    assert trained.accuracy == 1.0
+    assert trained.failures() == [], trained.as_dict()["claims"]
+    assert trained.key_frequencies
+    assert trained.logit_variance_explained_by_key_frequencies > 0.5
+    random = analyse_lens(
+        lens_from_state(state_dict_from_mapping(build(tl, p, k, seed=4).state_dict()))
+    )
+    failed = random.failures()
+    assert [f.split(":")[0] for f in failed] == [
+        "accuracy",
+        "attention_fourier",
+        "attention_fourier_eq",
+    ]
+    assert random.attention_fourier_concentration <= random.noise_concentration_q99
+
+
+TRAIN_STEPS = 400
+
+
+def test_is_lens_state(tl: Any) -> None:
+    state = build(tl, 5, 2, seed=0).state_dict()
+    assert is_lens_state(state)
+    assert not is_lens_state({"fc1.weight": np.zeros((3, 10)), "fc2.weight": np.zeros((5, 3))})
+
+
+def tensors_of(tl: Any, **changes: Any) -> dict[str, Any]:
+    state = {k: v.numpy() for k, v in build(tl, 5, 2, seed=0).state_dict().items()}
+    state.update(changes)
+    return state
+
+
+def test_a_second_block_is_refused(tl: Any) -> None:
+    state = tensors_of(tl, **{"blocks.1.attn.W_Q": np.zeros((3, 16, 4))})
+    with pytest.raises(FourierCircuitsError, match=r"more than one block \(blocks\.1\.attn\.W_Q"):
+        lens_from_state(state_dict_from_mapping(state))
+
+
+def test_a_wrong_shape_is_refused(tl: Any) -> None:
+    state = tensors_of(tl, **{"blocks.0.attn.W_K": np.zeros((3, 16, 5))})
+    with pytest.raises(
+        FourierCircuitsError,
+        match=r"blocks\.0\.attn\.W_K has shape \(3, 16, 5\); expected \(3, 16, 4\)",
+    ):
+        lens_from_state(state_dict_from_mapping(state))
+
+
+def test_unknown_keys_and_contradicting_configs_are_refused(tl: Any) -> None:
+    state = tensors_of(tl, **{"blocks.0.mlp.W_gate": np.zeros((16, 24))})
+    with pytest.raises(FourierCircuitsError, match="W_gate"):
+        lens_from_state(state_dict_from_mapping(state))
+    plain = tensors_of(tl)
+    for config, pattern in (
+        ({"d_model": 32}, "d_model=32 but the weights' shapes give 16"),
+        ({"positional_embedding_type": "rotary"}, "positional_embedding_type='rotary'"),
+        ({"n_layers": 2}, "n_layers=2"),
+        ({"act_fn": "solu_ln"}, "act='solu_ln'"),
+    ):
+        with pytest.raises(FourierCircuitsError, match=pattern):
+            lens_from_state(state_dict_from_mapping(plain, metadata={"config": config}))
+    with pytest.raises(FourierCircuitsError, match="needs ln weights"):
+        lens_from_state(state_dict_from_mapping(plain), normalization="LN")
+    with pytest.raises(FourierCircuitsError, match=r"p=4 must be"):
+        lens_from_state(state_dict_from_mapping(plain), p=4)
+
+
+def test_a_smaller_k_and_wider_vocabularies_are_read(tl: Any) -> None:
+    p = 5
+    model = build(tl, p, 2, seed=5, n_ctx=4, d_vocab=p + 2, d_vocab_out=p + 2)
+    lens = lens_from_state(state_dict_from_mapping(model.state_dict()), p=p, k=2)
+    assert (lens.p, lens.k, lens.equals_token) == (p, 2, p + 1)
+    inputs = all_inputs(p, 2)
+    torch = tl[0]
+    tokens = np.concatenate([inputs, np.full((len(inputs), 1), p + 1)], axis=1)
+    with torch.no_grad():
+        expected = model(torch.from_numpy(tokens))[:, -1, :p].numpy()
+    np.testing.assert_allclose(lens_logits(lens, inputs), expected, rtol=0, atol=LOGIT_ATOL)
+
+
+# --- theory.spectra ------------------------------------------------------------------------------
+def test_vector_spectrum_of_a_cosine_is_concentrated() -> None:
+    p = 11
+    a = np.arange(p)
+    spectrum = vector_spectrum(2.0 + np.cos(0.3 + 2 * np.pi * 4 * a / p), n_top=1)
+    assert spectrum.top_frequencies == (4,)
+    assert spectrum.concentration == pytest.approx(1.0)
+    noise = vector_spectrum(np.random.default_rng(0).standard_normal(p), n_top=1)
+    assert noise.concentration < 0.9  # control: a flat spectrum is not concentrated
+    with pytest.raises(FourierCircuitsError, match="odd"):
+        vector_spectrum(np.zeros(10))
+
+
+def test_standout_frequencies() -> None:
+    power = np.array([5.0, 1.0, 1.1, 9.0, 0.9, 1.0])
+    assert standout_frequencies(power) == (3,)
+    assert standout_frequencies(np.array([1.0, 1.0, 1.2, 0.9])) == ()  # control: nothing stands out
+    assert standout_frequencies(np.array([1.0, 0.0, 2.0, 0.0, 0.0])) == (2,)
+
+
+def test_single_frequency_shares_equal_least_squares() -> None:
+    p, k = 5, 3
+    rng = np.random.default_rng(1)
+    inputs = all_inputs(p, k)
+    values = rng.standard_normal((2, p**k))
+    angle = 2 * np.pi * 2 * inputs / p  # a function of frequency 2 only, plus a constant
+    values[1] = 3 + np.cos(angle[:, 0] + 1) * np.sin(angle[:, 2]) + 0.5 * np.cos(angle[:, 1])
+    shares = single_frequency_shares(values, p=p, k=k)
+    assert shares[1] == pytest.approx([0.0, 1.0], abs=1e-12)
+    for w in (1, 2):  # the span of the products of 1, cos, sin(2 pi w a_i / p), less constants
+        theta = 2 * np.pi * w * inputs / p
+        parts = [np.stack([np.ones(len(inputs)), np.cos(t), np.sin(t)]) for t in theta.T]
+        columns = [np.prod([parts[i][c] for i, c in enumerate(choice)], axis=0)
+                   for choice in itertools.product(range(3), repeat=k) if any(choice)]  # fmt: skip
+        basis = np.stack(columns, axis=1)
+        centred = values[0] - values[0].mean()
+        basis = basis - basis.mean(axis=0)
+        fit = basis @ np.linalg.lstsq(basis, centred, rcond=None)[0]
+        assert shares[0, w - 1] == pytest.approx(fit @ fit / (centred @ centred), rel=1e-9)
+    assert len(frequency_vectors(p, k, 1)) == 3**k - 1
