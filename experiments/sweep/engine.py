@@ -17,6 +17,7 @@ import contextlib
 import logging
 import os
 import secrets
+import sys
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -24,7 +25,7 @@ from fourier_circuits.experiments.sweep.cells import Cell, Plan, make_row, resul
 from fourier_circuits.theory import FourierCircuitsError
 
 #: How long connecting to --scheduler may take before it is refused.
-CONNECT_SECONDS = 5
+CONNECT_SECONDS = 3
 #: A worker count above this is a typo.
 MAX_WORKERS = 1024
 #: Set in each LocalCluster worker before it starts: numpy's BLAS and OpenMP on one thread.
@@ -69,14 +70,15 @@ def check_workers(workers: int | None, scheduler: str | None) -> None:
 
 
 def pin_threads() -> None:
-    """Run in each worker: torch and BLAS on one thread outside training's own thread_limit."""
+    """Run in each worker: BLAS, OpenMP and torch on one thread outside training's own
+    thread_limit (the variables for libraries not loaded yet; torch only if it is loaded)."""
+    os.environ.update(THREAD_ENV)
     with contextlib.suppress(ImportError):
         from threadpoolctl import threadpool_limits
 
         threadpool_limits(limits=1)
-    with contextlib.suppress(ImportError):
-        import torch
-
+    torch = sys.modules.get("torch")
+    if torch is not None:
         torch.set_num_threads(1)
 
 

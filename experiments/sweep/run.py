@@ -76,11 +76,13 @@ def run_sweep(
         if on_row is not None:
             on_row(row)
 
-    if todo and executor == "process":
-        engine.in_process(plan, todo, record)
-    elif todo:
+    if todo and executor == "dask":  # connected before DIR is written: refusals leave no trace
         with engine.client(scheduler=scheduler, workers=workers) as dask_client:
+            results.start()
             engine.on_dask(dask_client, plan, todo, record)
+    else:
+        results.start()
+        engine.in_process(plan, todo, record)
     rows = results.rows
     groups = summarise(plan.subcommand, plan.grid.names, [cell.values for cell in plan.cells], rows)
     files = _write_summaries(out, plan, groups, figures=figures) if out is not None else {}

@@ -74,9 +74,10 @@ def _append(path: Path, text: str) -> None:
         os.fsync(fh.fileno())
 
 
-def read_rows(path: Path) -> list[dict[str, Any]]:
-    """The rows of results.jsonl; a partial last line (a crash mid-write) is cut off the file.
-    Any other line that is not a JSON object means the file was edited: refused."""
+def read_rows(path: Path, *, cut: bool) -> list[dict[str, Any]]:
+    """The rows of results.jsonl; a partial last line (a crash mid-write) is ignored, and with
+    cut removed from the file. Any other line that is not a row means the file was edited:
+    refused."""
     try:
         data = path.read_bytes()
     except FileNotFoundError:
@@ -84,8 +85,13 @@ def read_rows(path: Path) -> list[dict[str, Any]]:
     except OSError as err:
         raise FourierCircuitsError(f"cannot read {str(path)!r}: {err.strerror or err}") from None
     end = data.rfind(b"\n") + 1
-    if end < len(data):  # the last line was being written when the sweep stopped
-        os.truncate(path, end)
+    if cut and end < len(data):  # the last line was being written when the sweep stopped
+        try:
+            os.truncate(path, end)
+        except OSError as err:
+            raise FourierCircuitsError(
+                f"cannot repair {str(path)!r}: {err.strerror or err}"
+            ) from None
     rows = []
     for number, line in enumerate(data[:end].splitlines(), start=1):
         try:
@@ -109,12 +115,34 @@ class Results:
         self.out = out
         self.latest: dict[int, dict[str, Any]] = {}
         self.columns: list[str] = []
+        self.record, self.fresh = record_of(plan), True
         if out is None:
             return
-        _prepare(out, record_of(plan), force=force)
-        for row in read_rows(out / JSONL):
-            if 0 <= row["cell"] < len(plan.cells):
-                self.latest[row["cell"]] = row
+        self.fresh = _check_dir(out, self.record, force=force)
+        if not self.fresh:
+            try:
+                rows = read_rows(out / JSONL, cut=False)
+            except FourierCircuitsError:
+                if not force:
+                    raise
+                rows, self.fresh = [], True  # an edited record: --force starts afresh
+            for row in rows:
+                if 0 <= row["cell"] < len(plan.cells):
+                    self.latest[row["cell"]] = row
+
+    def start(self) -> None:
+        """Make DIR ready for rows (nothing is written before this: a sweep refused up front,
+        e.g. for an unreachable scheduler, leaves no trace): created if missing; a fresh sweep's
+        own files removed and sweep.json written; a resumed one's partial last line cut off and
+        results.csv rebuilt from results.jsonl."""
+        if self.out is None:
+            return
+        _make_dir(self.out)
+        if self.fresh:
+            _remove_own(self.out)
+            write_atomic(self.out / RECORD, json_file(self.record))
+        else:
+            read_rows(self.out / JSONL, cut=True)
         self._rewrite_csv()
 
     @property
@@ -146,52 +174,70 @@ class Results:
         write_atomic(self.out / CSV, text.encode())
 
 
-def _prepare(out: Path, record: dict[str, Any], *, force: bool) -> None:
-    """Make DIR ready: created if missing; a sweep's DIR of the same record is resumed; one of
-    another record, or a non-empty directory that is no sweep's, refused without force (with
-    force: the sweep's own files removed). A DIR that is not a directory is refused always."""
+def _check_dir(out: Path, record: dict[str, Any], *, force: bool) -> bool:
+    """Check DIR without writing: missing, empty, or a sweep's of the same record (resumed:
+    False), else refused; with force, a sweep's of another record or a non-empty directory that
+    is no sweep's start afresh (True). A DIR that is not a directory is refused always."""
     try:
         st = os.stat(out)  # a link to a directory is that directory
     except FileNotFoundError:
-        st = None
+        check_out(out, force=False)  # the parent exists and is writable; out is not the cwd
+        return True
     except OSError as err:
         raise FourierCircuitsError(f"--out {str(out)!r}: {err.strerror or err}") from None
-    if st is None:
-        check_out(out, force=False)  # the parent exists, is writable, out is not the cwd
-        try:
-            os.mkdir(out)
-        except OSError as err:
-            raise FourierCircuitsError(f"--out {str(out)!r}: {err.strerror or err}") from None
-    elif not stat.S_ISDIR(st.st_mode):
+    if not stat.S_ISDIR(st.st_mode):
         check_out(out, force=False)  # names what it is (a file, a FIFO, a device) and refuses
         raise FourierCircuitsError(f"--out {str(out)!r} exists and is not a directory")
-    elif not os.access(out, os.W_OK | os.X_OK):
+    if not os.access(out, os.W_OK | os.X_OK):
         raise FourierCircuitsError(f"--out {str(out)!r} is not a writable directory")
-    previous = _read_record(out)
-    if previous is None and any(os.scandir(out)) and not force:
-        raise FourierCircuitsError(
-            f"--out {str(out)!r} is not empty and holds no {RECORD} (not a sweep's directory); "
-            "give a new or empty directory, or pass --force to write the sweep's files there"
-        )
-    if previous is not None and previous != record:
-        if not force:
-            raise FourierCircuitsError(
-                f"--out {str(out)!r} holds a sweep of another grid or subcommand "
-                f"({previous.get('subcommand')} {_spec(previous)}); resume it with the same "
-                "--grid, give a new directory, or pass --force to start afresh there"
-            )
-        previous = None
+    previous = _read_record(out, force=force)
     if previous is None:
-        for name in OWN:
-            try:
-                os.unlink(out / name)
-            except FileNotFoundError:
-                pass
-            except OSError as err:
-                raise FourierCircuitsError(
-                    f"cannot remove {str(out / name)!r}: {err.strerror or err}"
-                ) from None
-        write_atomic(out / RECORD, json_file(record))
+        if not force and _non_empty(out):
+            raise FourierCircuitsError(
+                f"--out {str(out)!r} is not empty and holds no {RECORD} (not a sweep's "
+                "directory); give a new or empty directory, or pass --force to write there"
+            )
+        return True
+    if previous == record:
+        return False
+    if not force:
+        raise FourierCircuitsError(
+            f"--out {str(out)!r} holds a sweep of another grid or subcommand "
+            f"({previous.get('subcommand')} {_spec(previous)}); resume it with the same --grid, "
+            "give a new directory, or pass --force to start afresh there"
+        )
+    return True
+
+
+def _non_empty(out: Path) -> bool:
+    with os.scandir(out) as entries:
+        return any(True for _ in entries)
+
+
+def _make_dir(out: Path) -> None:
+    try:
+        os.mkdir(out)
+    except FileExistsError:
+        pass
+    except OSError as err:
+        raise FourierCircuitsError(f"--out {str(out)!r}: {err.strerror or err}") from None
+
+
+def _remove_own(out: Path) -> None:
+    """The sweep's own files (OWN, figures/*.png of a previous sweep), nothing else."""
+    figures = out / "figures"
+    targets = [out / name for name in OWN]
+    if figures.is_dir():
+        targets += sorted(figures.glob("*.png"))
+    for target in targets:
+        try:
+            os.unlink(target)
+        except FileNotFoundError:
+            pass
+        except OSError as err:
+            raise FourierCircuitsError(
+                f"cannot remove {str(target)!r}: {err.strerror or err}"
+            ) from None
 
 
 def _spec(record: dict[str, Any]) -> str:
@@ -201,7 +247,8 @@ def _spec(record: dict[str, Any]) -> str:
     return repr(";".join(f"{axis}={','.join(map(str, values))}" for axis, values in grid.items()))
 
 
-def _read_record(out: Path) -> dict[str, Any] | None:
+def _read_record(out: Path, *, force: bool) -> dict[str, Any] | None:
+    """DIR/sweep.json, None when there is none (or, with force, when it is unreadable)."""
     try:
         text = (out / RECORD).read_text()
     except FileNotFoundError:
@@ -213,6 +260,8 @@ def _read_record(out: Path) -> dict[str, Any] | None:
     except ValueError:
         record = None
     if not isinstance(record, dict):
+        if force:
+            return None
         raise FourierCircuitsError(
             f"{str(out / RECORD)!r} is not a sweep record; pass --force to start afresh"
         )
