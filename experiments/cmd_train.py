@@ -12,7 +12,8 @@ By default it trains on all of D_p (the theorem's setting) and stops as soon as 
 --train-fraction F < 1 it trains on a random F of D_p and reports accuracy on the rest; the margin
 claim is still checked over all of D_p, so it then also demands generalisation.
 Exit 0: the claims held; 1: one failed (named); 2: bad input, or training diverged or stalled
-(one line on stderr). A progress bar goes to stderr when it is a terminal.
+(one line on stderr). Progress goes to stderr: a bar on a terminal, else a line every few
+seconds (experiments.progress), and a note if the run clearly will not reach its target.
 --save and --out are checked before training and published together when the run is complete
 (experiments.outputs.Staged: an existing target only with --force; nothing on any failure).
 """
@@ -20,12 +21,10 @@ Exit 0: the claims held; 1: one failed (named); 2: bad input, or training diverg
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 from typing import Any
 
 import torch
-from tqdm import tqdm
 
 from fourier_circuits.constructions import construct
 from fourier_circuits.constructions.trained import (
@@ -41,6 +40,7 @@ from fourier_circuits.constructions.trained import (
     TrainResult,
     train,
 )
+from fourier_circuits.constructions.training.forecast import forecast
 from fourier_circuits.experiments.arguments import refuse_given
 from fourier_circuits.experiments.outcome import Outcome, fmt
 from fourier_circuits.experiments.outputs import (
@@ -52,6 +52,7 @@ from fourier_circuits.experiments.outputs import (
     write_atomic,
 )
 from fourier_circuits.experiments.plots import ANALYTIC_MAX_EXAMPLES, save_training_plots
+from fourier_circuits.experiments.progress import StepProgress
 from fourier_circuits.experiments.provenance import provenance
 from fourier_circuits.theory import (
     FourierCircuitsError,
@@ -160,16 +161,30 @@ def _comparison(result: TrainResult) -> tuple[dict[str, Any], PolyNet | None]:
     return {"trained": _network_stats(result.net), "analytic": _network_stats(analytic)}, analytic
 
 
-def _progress(total: int) -> tuple[tqdm[Any], Any]:
-    bar: tqdm[Any] = tqdm(
-        total=total, desc="train", unit="step", file=sys.stderr, disable=None, leave=False
-    )
+def _progress(cfg: TrainConfig) -> tuple[StepProgress, Any]:
+    """Progress on stderr (experiments.progress: a bar on a terminal, log lines elsewhere) and
+    the training callback feeding it; once, a note when the run clearly will not reach its
+    target within its steps (constructions.training.forecast)."""
+    total = cfg.steps or 0
+    progress = StepProgress(total, "train")
+    steps: list[int] = []
+    ratios: list[float] = []
+    warned = False
 
     def update(record: HistoryRecord, _total: int) -> None:
-        bar.update(record.step - bar.n)
-        bar.set_postfix(ratio=f"{record.margin_ratio:.4f}", refresh=False)
+        nonlocal warned
+        steps.append(record.step)
+        ratios.append(record.margin_ratio)
+        loss = "-" if record.loss != record.loss else f"{record.loss:.5g}"  # NaN at step 0
+        progress.update(record.step, margin_ratio=f"{record.margin_ratio:.4f}", loss=loss)
+        target = cfg.target_ratio
+        if target is not None and not warned:
+            seen = forecast(steps, ratios, total_steps=total, target=target)
+            if seen is not None and seen.clearly_short:
+                progress.note(seen.message())
+                warned = True
 
-    return bar, update
+    return progress, update
 
 
 #: The flags that only some optimisers read (docs/training.md): elsewhere they would be ignored.
@@ -224,7 +239,7 @@ def _train_and_write(
     (the JSON object, the run, the failed claims)."""
     cfg = config.resolved()
     torch.manual_seed(cfg.seed)  # training draws only from its own generators; belt and braces
-    bar, update = _progress(cfg.steps or 0)
+    progress, update = _progress(cfg)
     try:
         result = train(config, callback=update)
     except TrainingError as err:
@@ -233,7 +248,7 @@ def _train_and_write(
             f"seed={cfg.seed}: {err}"
         ) from None
     finally:
-        bar.close()
+        progress.close()
     final = result.final
     comparison, analytic = _comparison(result)
     hit = result.first_reaching(MARGIN_RATIO_CLAIM)

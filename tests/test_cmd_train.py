@@ -53,7 +53,9 @@ def test_train_prints_the_design_keys_and_saves_what_theory_measures(
     assert data["margin_ratio"] >= 0.99 and data["frequencies_covered"] == 1.0
     assert data["test_accuracy"] is None and "no held-out" in data["test_note"]
     assert data["comparison"]["analytic"]["margin_ratio"] == pytest.approx(1.0, rel=1e-9)
-    assert err == ""  # no progress bar when stderr is not a terminal
+    # stderr is not a terminal here: progress only as log lines (experiments.progress), none
+    # for a run this short
+    assert all(line.startswith("train: step ") for line in err.splitlines()), err
     # the saved weights, measured by the theory module, give the printed numbers
     net = PolyNet.load(target)
     report, summary = margin_report(net), fourier_summary(net)

@@ -200,13 +200,11 @@ def networks(draw: st.DrawFn) -> tuple[PolyNet, bool]:
 @given(networks())
 @settings(max_examples=25)
 def test_torch_logits_equal_theory_logits(case: tuple[PolyNet, bool]) -> None:
-    """The trained network is eq. 2 exactly: torch's logits (one-hot or gather path) equal
+    """The trained network is eq. 2 exactly: torch's logits equal
     theory.PolyNet.logits on every input of D_p."""
-    net, gather = case
+    net, _ = case
     inputs = all_inputs(net.task)
-    batch = model.make_batch(inputs, net.p, device=torch.device("cpu"), dtype=torch.float64)
-    if gather:
-        batch = model.Batch(batch.inputs, batch.labels, None)
+    batch = model.make_batch(inputs, net.p, device=torch.device("cpu"))
     ours = model.logits(torch.tensor(net.U), torch.tensor(net.W), batch).numpy()
     np.testing.assert_allclose(
         ours, net.logits(inputs), rtol=1e-12, atol=1e-12 * np.abs(ours).max()
@@ -257,7 +255,7 @@ def test_split_leaves_the_network_function_unchanged(monkeypatch: pytest.MonkeyP
     method = methods.MarginMethod(
         U.clone(), W.clone(), config, gamma_star=gamma_star(5, 3), generator=torch.Generator()
     )
-    batch = model.make_batch(all_inputs(Task(5, 3)), 5, device=torch.device("cpu"), dtype=U.dtype)
+    batch = model.make_batch(all_inputs(Task(5, 3)), 5, device=torch.device("cpu"))
     with torch.no_grad():
         before = model.logits(method.U, method.W, batch)
         method._split()

@@ -114,18 +114,25 @@ def thread_limit(n: int) -> Iterator[None]:
     (47, 2), seed 0, ended at test accuracy 0.99095, 0.99186 and 0.99367 in three runs (one
     thread, or deterministic algorithms on two: 0.99005 every time). warn_only: where an op has no
     deterministic version (some CUDA kernels) torch warns instead of failing the run.
+
+    Deterministic mode also fills every new tensor with NaN
+    (torch.utils.deterministic.fill_uninitialized_memory), a pass over memory per allocation;
+    nothing here reads memory it did not write, so that fill is off inside the block.
     """
     previous = torch.get_num_threads()
     deterministic = torch.are_deterministic_algorithms_enabled()
     warn_only = torch.is_deterministic_algorithms_warn_only_enabled()
+    fill = torch.utils.deterministic.fill_uninitialized_memory  # type: ignore[attr-defined]
     torch.set_num_threads(n)
     torch.use_deterministic_algorithms(True, warn_only=True)
+    torch.utils.deterministic.fill_uninitialized_memory = False  # type: ignore[attr-defined]
     try:
         with threadpool_limits(limits=n):
             yield
     finally:
         torch.set_num_threads(previous)
         torch.use_deterministic_algorithms(deterministic, warn_only=warn_only)
+        torch.utils.deterministic.fill_uninitialized_memory = fill  # type: ignore[attr-defined]
 
 
 def train(config: TrainConfig, *, callback: Callback | None = None) -> TrainResult:
@@ -159,7 +166,7 @@ def _train(
     assert cfg.width is not None and cfg.steps is not None
     generator = torch.Generator().manual_seed(cfg.seed)
     U0, W0 = init_weights(cfg.width, task.k, task.p, scale=cfg.init_scale, generator=generator)
-    data = make_batch(train_inputs, task.p, device=device, dtype=dtype)
+    data = make_batch(train_inputs, task.p, device=device)
     U, W = U0.to(device, dtype), W0.to(device, dtype)
     method = make_method(U, W, cfg, gamma_star=gamma_star(task.p, task.k), generator=generator)
     initial = _snapshot(method.U, method.W, cfg, step=0, history=())

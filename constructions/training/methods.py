@@ -35,10 +35,10 @@ from __future__ import annotations
 import math
 
 import torch
-from torch.nn import functional
 
 from fourier_circuits.constructions.training.config import TrainConfig
-from fourier_circuits.constructions.training.model import Batch, logits, neuron_norms_sq, norm_power
+from fourier_circuits.constructions.training.kernel import ce_gradients
+from fourier_circuits.constructions.training.model import Batch, neuron_norms_sq, norm_power
 
 #: Adam's betas for "margin": the paper's AdamW betas (App. J.1), used unchanged.
 BETAS = (0.9, 0.98)
@@ -68,11 +68,14 @@ ADAMW_WARMUP = 10
 
 
 class Method:
-    """One optimiser: step(t, batch) updates U and W in place and returns the objective."""
+    """One optimiser: step(t, batch) updates U and W in place and returns the objective.
+
+    Gradients come from training.kernel (the hand-written backward pass of eq. 2's network),
+    never from autograd: U and W are plain tensors."""
 
     def __init__(self, U: torch.Tensor, W: torch.Tensor, config: TrainConfig) -> None:
-        self.U = U.requires_grad_(True)
-        self.W = W.requires_grad_(True)
+        self.U = U.detach()
+        self.W = W.detach()
         self.config = config
         self.k = int(U.shape[1])
 
@@ -82,11 +85,11 @@ class Method:
     def step(self, t: int, batch: Batch) -> float:
         raise NotImplementedError
 
-    def _backward(self, loss: torch.Tensor) -> float:
-        self.U.grad = None
-        self.W.grad = None
-        loss.backward()
-        return float(loss.detach())
+    def _norm_power_gradient(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """d ||theta||_{2,k+1}^(k+1) / d(U, W): for each neuron (k+1) ||theta_i||^(k-1) theta_i
+        (the derivative of (||theta_i||^2)^((k+1)/2))."""
+        q = neuron_norms_sq(self.U, self.W).pow((self.k - 1) / 2).mul_(self.k + 1)  # (m,)
+        return q[:, None, None] * self.U, q[:, None] * self.W
 
 
 class MarginMethod(Method):
@@ -125,18 +128,27 @@ class MarginMethod(Method):
         return self.config.lr * max(0.5 ** (t / half_life), LR_FLOOR)
 
     def step(self, t: int, batch: Batch) -> float:
-        # f(theta / ||theta||) = f(theta) / ||theta||^(k+1) by (k+1)-homogeneity
-        z = logits(self.U, self.W, batch) * (self.scale / norm_power(self.U, self.W))
-        value = self._backward(functional.cross_entropy(z, batch.labels) / self.optimum)
+        # f(theta / ||theta||) = f(theta) / ||theta||^(k+1) by (k+1)-homogeneity, so the loss is
+        # CE(c f(theta)) / CE* with c = s / P, P = ||theta||_{2,k+1}^(k+1); by the chain rule
+        # dL = (dCE|_c + dCE/dc * dc) / CE*, dc = -(c / P) dP
+        P = float(norm_power(self.U, self.W))
+        c = self.scale / P
+        g = ce_gradients(self.U, self.W, batch.inputs, batch.labels, scale=c)
+        dPU, dPW = self._norm_power_gradient()
+        coef = -g.dscale * c / P
+        grads = {
+            "U": dPU.mul_(coef).add_(g.dU).div_(self.optimum),
+            "W": dPW.mul_(coef).add_(g.dW).div_(self.optimum),
+        }
+        value = g.loss / self.optimum
         b1, b2 = BETAS
         lr = self.lr(t)
         with torch.no_grad():
             for name, x in self.params.items():
-                g = x.grad
-                assert g is not None
+                grad = grads[name]
                 m1, m2 = self.moments[name]
-                m1.lerp_(g, 1 - b1)
-                m2.mul_(b2).addcmul_(g, g, value=1 - b2)
+                m1.lerp_(grad, 1 - b1)
+                m2.mul_(b2).addcmul_(grad, grad, value=1 - b2)
                 # torch.optim.Adam's update, bias-corrected
                 denom = (m2 / (1 - b2 ** (t + 1))).sqrt_().add_(ADAM_EPS)
                 x.addcdiv_(m1, denom, value=-lr / (1 - b1 ** (t + 1)))
@@ -202,15 +214,17 @@ class GradientDescent(Method):
     def step(self, t: int, batch: Batch) -> float:
         lam = self.config.weight_decay or 0.0
         r = self.config.reg_power or (self.k + 1)
-        # ||theta||_{2,k+1}^r = (sum_i ||theta_i||^(k+1))^(r/(k+1))
-        penalty = norm_power(self.U, self.W) ** (r / (self.k + 1))
-        loss = functional.cross_entropy(logits(self.U, self.W, batch), batch.labels) + lam * penalty
-        value = self._backward(loss)
+        g = ce_gradients(self.U, self.W, batch.inputs, batch.labels, scale=1.0)
+        # ||theta||_{2,k+1}^r = P^(r/(k+1)), P = sum_i ||theta_i||^(k+1);
+        # its gradient (r/(k+1)) P^(r/(k+1) - 1) dP
+        P = float(norm_power(self.U, self.W))
+        value = g.loss + lam * P ** (r / (self.k + 1))
+        coef = lam * (r / (self.k + 1)) * P ** (r / (self.k + 1) - 1)
+        dPU, dPW = self._norm_power_gradient()
         lr = self.lr(t)
         with torch.no_grad():
-            for x in (self.U, self.W):
-                assert x.grad is not None
-                x.add_(x.grad, alpha=-lr)
+            self.U.add_(dPU.mul_(coef).add_(g.dU), alpha=-lr)
+            self.W.add_(dPW.mul_(coef).add_(g.dW), alpha=-lr)
         return value
 
 
@@ -233,12 +247,12 @@ class AdamWMethod(Method):
         return self.config.lr * min(1.0, (t + 1) / ADAMW_WARMUP)
 
     def step(self, t: int, batch: Batch) -> float:
-        loss = functional.cross_entropy(logits(self.U, self.W, batch), batch.labels)
-        value = self._backward(loss)
+        g = ce_gradients(self.U, self.W, batch.inputs, batch.labels, scale=1.0)
+        self.U.grad, self.W.grad = g.dU, g.dW
         for group in self.optimizer.param_groups:
             group["lr"] = self.lr(t)
         self.optimizer.step()
-        return value
+        return g.loss
 
 
 def make_method(

@@ -17,10 +17,6 @@ import torch
 
 from fourier_circuits.theory import FourierCircuitsError, PolyNet, Task, all_inputs, labels
 
-#: Largest one-hot input matrix (N, k p) kept in memory; beyond it the hidden layer gathers rows
-#: of U instead (same numbers up to summation order; the matrix product is ~25% faster).
-ONE_HOT_MAX_BYTES = 64 * 2**20
-
 
 def torch_dtype(name: str) -> torch.dtype:
     return {"float64": torch.float64, "float32": torch.float32}[name]
@@ -38,38 +34,26 @@ def resolve_device(name: str) -> torch.device:
 
 @dataclass(frozen=True)
 class Batch:
-    """Inputs (N, k) as int64 on the device, their labels (N,), and optionally their one-hot
-    encoding (N, k p) for the matrix-product hidden layer."""
+    """Inputs (N, k) and their labels (N,), int64 on the device."""
 
     inputs: torch.Tensor
     labels: torch.Tensor
-    one_hot: torch.Tensor | None
 
     def __len__(self) -> int:
         return int(self.labels.shape[0])
 
 
-def make_batch(
-    inputs: np.ndarray[Any, Any], p: int, *, device: torch.device, dtype: torch.dtype
-) -> Batch:
+def make_batch(inputs: np.ndarray[Any, Any], p: int, *, device: torch.device) -> Batch:
     """A Batch of the given inputs (N, k); labels y = (a_1 + ... + a_k) mod p."""
     # torch.tensor copies: the inputs may be read-only numpy arrays (theory returns such)
     a = torch.tensor(np.asarray(inputs), dtype=torch.int64, device=device)
     y = torch.tensor(labels(inputs, p), dtype=torch.int64, device=device)
-    n, k = a.shape
-    one_hot = None
-    if n * k * p * torch.finfo(dtype).bits // 8 <= ONE_HOT_MAX_BYTES:
-        # block j of the row holds the one-hot vector of a_j: column j p + a_j is 1
-        one_hot = torch.zeros((n, k * p), dtype=dtype, device=device)
-        cols = a + p * torch.arange(k, device=device)
-        one_hot.scatter_(1, cols, 1.0)
-    return Batch(a, y, one_hot)
+    return Batch(a, y)
 
 
 def select(batch: Batch, index: torch.Tensor) -> Batch:
     """The examples `index` of a batch (a mini-batch)."""
-    one_hot = None if batch.one_hot is None else batch.one_hot[index]
-    return Batch(batch.inputs[index], batch.labels[index], one_hot)
+    return Batch(batch.inputs[index], batch.labels[index])
 
 
 def data_split(
@@ -100,10 +84,8 @@ def init_weights(
 
 
 def hidden(U: torch.Tensor, batch: Batch) -> torch.Tensor:
-    """Pre-activations z_i(a) = sum_j U[i, j, a_j], shape (N, m)."""
-    m, k, p = U.shape
-    if batch.one_hot is not None:
-        return batch.one_hot @ U.reshape(m, k * p).T
+    """Pre-activations z_i(a) = sum_j U[i, j, a_j], shape (N, m), by gathering rows of U."""
+    k = U.shape[1]
     table = U.permute(1, 2, 0)  # (k, p, m)
     Z = table[0][batch.inputs[:, 0]]
     for j in range(1, k):
@@ -112,7 +94,8 @@ def hidden(U: torch.Tensor, batch: Batch) -> torch.Tensor:
 
 
 def logits(U: torch.Tensor, W: torch.Tensor, batch: Batch) -> torch.Tensor:
-    """f(theta, a) for the batch, shape (N, p) (eq. 2)."""
+    """f(theta, a) for the batch, shape (N, p) (eq. 2): the forward pass of training.kernel,
+    written plainly (and differentiable), for tests and for measuring with torch."""
     k = U.shape[1]
     return hidden(U, batch).pow(k) @ W
 

@@ -70,7 +70,7 @@ def _data(inputs: np.ndarray[Any, Any], p: int, device: torch.device) -> Batch:
     """The inputs (N, k) and labels (N,) as int64 tensors (no one-hot: the model embeds)."""
     x = torch.tensor(np.asarray(inputs), dtype=torch.int64, device=device)
     y = torch.tensor(labels(inputs, p), dtype=torch.int64, device=device)
-    return Batch(x, y, None)
+    return Batch(x, y)
 
 
 def _train(

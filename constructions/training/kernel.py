@@ -1,0 +1,119 @@
+"""The cross-entropy of eq. 2's network and its gradient, written out by hand and run in chunks.
+
+For a batch of inputs a (N, k) with labels y, a logit scale s and the network
+    f(theta, a)[c] = sum_i z_i(a)^k W[i, c],  z_i(a) = sum_j U[i, j, a_j]  (eq. 2, arXiv 2402.09469)
+the loss L = (1/N) sum_n CE(s f(theta, a_n), y_n) has the explicit gradient
+    G   = (softmax(s f) - onehot(y)) / N                          dL/d(s f), (N, p)
+    dW  = s H^T G,                      H = z^k                   (m, p)
+    dZ  = k z^(k-1) * (s G W^T)                                   (N, m)
+    dU[i, j, a] = sum_{n: a_{n,j} = a} dZ[n, i]                   a scatter-add, (m, k, p)
+    dL/ds = sum_n sum_c G[n, c] f[n, c]
+so a step costs three (N x m) @ (m x p) products (H W, H^T G, G W^T), k gathers and k scatter-adds
+of rows of U, and a handful of element-wise passes over (N, m). autograd computes the same numbers
+(to rounding; tests/test_training_kernel.py checks it) but about five times slower at (31, 3): its
+generic backward of pow recomputes z^(k-1) with pow and multiplies twice, the one-hot hidden layer
+costs two products with k p columns, and every (N, m) intermediate lives in memory at once, so
+each pass streams it from RAM. Here the examples run in chunks of CHUNK_BYTES of hidden layer,
+which stay in the processor's cache between the passes over them (measured in docs/training.md),
+and memory stays bounded by the chunk, whatever N is.
+
+Determinism: the chunks depend only on (N, m, dtype, device), and inside a chunk every operation
+is deterministic on the CPU (index_add_ included), so a seed gives the same numbers on any number
+of threads; on CUDA, torch's deterministic mode (training.loop.thread_limit) makes index_add_
+deterministic.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+#: Bytes of one chunk's hidden layer (rows x m entries). Measured at (31, 3), width 480, float64
+#: on the 2-core reference machine (ms per step; three products 92 ms): 1024 rows (3.9 MB) 115,
+#: 4096 rows 156, all 29,791 rows at once 504. Small enough for the cache, large enough for BLAS.
+CHUNK_BYTES = 4 * 2**20
+#: On a GPU the cache argument does not apply and larger launches are faster.
+CUDA_CHUNK_BYTES = 1 * 2**30
+
+
+#: The softmax's exponents x - max(x) are clamped from below at this value, so that its entries
+#: and their products with the hidden layer stay normal floating-point numbers: arithmetic on
+#: denormals (below 2.2e-308 in float64, 1.2e-38 in float32) is ~20 times slower on the CPU, and
+#: flushing them (torch.set_flush_denormal) reaches only the calling thread, not torch's other
+#: threads (measured: a (4000, 480) product with denormals, 2 threads, 55 ms against 3.5 ms).
+#: In a trained network most wrong-label exponents are far below zero, so without the clamp a
+#: step at (31, 3) slowed from 0.1 s to 0.7 s. The clamp adds at most p e^floor to a sum that is
+#: at least 1 (the largest entry is e^0): e^-600 ~ 1e-261 in float64, e^-60 ~ 9e-27 in float32.
+SOFTMAX_LOG_FLOOR = {torch.float64: -600.0, torch.float32: -60.0}
+
+
+@dataclass(frozen=True)
+class CEGradients:
+    """loss = (1/N) sum_n CE(s f(theta, a_n), y_n) and its gradient (module docstring)."""
+
+    loss: float
+    dU: torch.Tensor  # noqa: N815 (the paper's U)  (m, k, p)
+    dW: torch.Tensor  # noqa: N815 (the paper's W)  (m, p)
+    dscale: float  # dL/ds
+
+
+def chunk_rows(m: int, dtype: torch.dtype, device: torch.device) -> int:
+    """Examples per chunk: CHUNK_BYTES (CUDA_CHUNK_BYTES on a GPU) of hidden layer, at least 16."""
+    limit = CUDA_CHUNK_BYTES if device.type == "cuda" else CHUNK_BYTES
+    itemsize = torch.finfo(dtype).bits // 8
+    return max(16, limit // (m * itemsize))
+
+
+def ce_gradients(
+    U: torch.Tensor, W: torch.Tensor, inputs: torch.Tensor, labels: torch.Tensor, *, scale: float
+) -> CEGradients:
+    """The mean cross-entropy of s f(theta, a) over the batch and its gradient (module docstring).
+
+    U: (m, k, p), W: (m, p) in one floating dtype on one device; inputs (N, k) and labels (N,)
+    int64 on the same device. Nothing is recorded for autograd.
+    """
+    m, k, _ = U.shape
+    n = int(inputs.shape[0])
+    rows = chunk_rows(m, U.dtype, U.device)
+    floor = SOFTMAX_LOG_FLOOR[U.dtype]
+    with torch.no_grad():
+        T = U.detach().permute(1, 2, 0).contiguous()  # (k, p, m): T[j, a] = U[:, j, a]
+        Wd = W.detach()
+        Wt = Wd.T.contiguous()  # (p, m)
+        dT = torch.zeros_like(T)
+        dW = torch.zeros_like(Wd)
+        loss = torch.zeros((), dtype=U.dtype, device=U.device)
+        dscale = torch.zeros((), dtype=U.dtype, device=U.device)
+        for lo in range(0, n, rows):
+            a = inputs[lo : lo + rows]  # (B, k)
+            y = labels[lo : lo + rows, None]  # (B, 1)
+            Z = T[0].index_select(0, a[:, 0])  # (B, m): z_i(a) = sum_j U[i, j, a_j]
+            for j in range(1, k):
+                Z.add_(T[j].index_select(0, a[:, j]))
+            Zk1 = Z.pow(k - 1) if k > 2 else Z  # z^(k-1)
+            H = Zk1 * Z  # z^k
+            f = H @ Wd  # (B, p)
+            logit = f * scale
+            # CE(x, y) = logsumexp(x) - x_y;  d CE / dx = softmax(x) - onehot(y). The exponents
+            # x - max x are clamped at `floor` so that no denormal number arises (module docstring)
+            top = logit.amax(dim=1, keepdim=True)
+            E = torch.exp_(logit.sub(top).clamp_(min=floor))  # (B, p), entries in [e^floor, 1]
+            total = E.sum(dim=1, keepdim=True)  # >= 1: the largest entry is e^0
+            loss += (top + total.log() - logit.gather(1, y)).sum()
+            G = E.div_(total)  # softmax
+            G.scatter_add_(1, y, torch.full_like(y, -1, dtype=G.dtype))
+            dscale += (G * f).sum()
+            G.mul_(scale)  # dL/df, times N
+            dW.addmm_(H.T, G)  # dW += H^T G
+            dZ = torch.mm(G, Wt, out=H)  # dL/dH = G W^T, written over H (no longer needed)
+            dZ.mul_(Zk1).mul_(k)  # d z^k / dz = k z^(k-1)
+            for j in range(k):
+                dT[j].index_add_(0, a[:, j], dZ)  # dU[:, j, a] += dZ[n] for a_{n,j} = a
+        # (k, p, m) -> (m, k, p); the 1/N of the mean applied once
+        return CEGradients(
+            loss=float(loss) / n,
+            dU=dT.permute(2, 0, 1).contiguous().div_(n),
+            dW=dW.div_(n),
+            dscale=float(dscale) / n,
+        )
