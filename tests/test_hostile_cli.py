@@ -145,6 +145,14 @@ REFUSED = [
     (["construct", "--p", "5", "--k", "2", "--save", ""], ["--save"]),
     (["train", "--p", "5", "--k", "2", "--out", ""], ["--out"]),
     (["verify", "--quick", "--out", "/proc/x"], ["--out"]),
+    (["sweep", "train", "--grid", "p=5;k=2;bogus=1"], ["'bogus'", "weight_decay"]),
+    (["sweep", "train", "--grid", "p=5,4;k=2", "--out", "D"], ["cell 1", "p=4"]),
+    (["sweep", "construct", "--grid", "p=5;seed=0..10000"], ["10001 cells", "--force"]),
+    (
+        ["sweep", "construct", "--grid", "p=5;k=2", "--scheduler", "tcp://127.0.0.1:9"],
+        ["--scheduler"],
+    ),
+    (["sweep", "construct", "--grid", "p=5;k=2", "--workers", "0"], ["--workers"]),
 ]
 
 

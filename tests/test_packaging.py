@@ -52,6 +52,7 @@ def test_version_comes_from_the_distribution() -> None:
         ["inspect", "NET", "--json"],
         ["--help"],
         ["theory", "--help"],
+        ["sweep", "--help"],
     ],
     ids=lambda argv: " ".join(argv),
 )
