@@ -29,6 +29,7 @@ from __future__ import annotations
 import math
 import os
 import pickle
+import pickletools
 import re
 import warnings
 import zipfile
@@ -186,13 +187,34 @@ def _check_pytorch_zip(source: Path, where: str) -> None:
 _UNSUPPORTED = re.compile(r"GLOBAL ([\w.]+)")
 
 
-def _refusal(where: str, err: BaseException) -> FourierCircuitsError:
+def _pickled_module(source: Path) -> bool:
+    """Whether the pickle of `source` holds an nn.Module: read with pickletools.genops, which
+    parses opcodes and runs nothing, looking for a Module's own attribute names."""
+    try:
+        if zipfile.is_zipfile(source):
+            with zipfile.ZipFile(source) as zf:
+                name = next(n for n in zf.namelist() if n.endswith("data.pkl"))
+                raw = zf.read(name)
+        else:
+            raw = source.read_bytes()
+        for opcode, arg, _ in pickletools.genops(raw):
+            if "UNICODE" in opcode.name and arg in ("_modules", "_parameters", "_buffers"):
+                return True
+            if opcode.name == "GLOBAL" and str(arg).startswith("torch.nn.modules"):
+                return True
+    except Exception:  # a damaged pickle: no more to say than that it was refused
+        return False
+    return False
+
+
+def _refusal(where: str, err: BaseException, source: Path) -> FourierCircuitsError:
     """The error for a pickle that weights_only loading refused: what it needed, never how to
     load it unsafely."""
     text = str(err)
     found = _UNSUPPORTED.search(text)
     needed = found.group(1) if found else None
-    if needed and needed.startswith("torch.nn.modules"):
+    if (needed and needed.startswith("torch.nn.modules")) or _pickled_module(source):
+        needed = needed or "a Module"
         return FourierCircuitsError(
             f"{where}: it is a whole nn.Module pickle ({needed}); only state dicts are read "
             "(tensors, dicts and numbers): save `torch.save(model.state_dict(), path)` instead"
@@ -221,10 +243,10 @@ def _load_pytorch(source: Path) -> StateDict:
             warnings.simplefilter("ignore")
             obj = torch.load(source, map_location="cpu", weights_only=True, mmap=is_zip)
     except pickle.UnpicklingError as err:
-        raise _refusal(where, err) from None
+        raise _refusal(where, err, source) from None
     except Exception as err:  # torch's zip reader and unpickler raise many kinds on bad input
         if "weights_only" in str(err) or "Unsupported global" in str(err):
-            raise _refusal(where, err) from None
+            raise _refusal(where, err, source) from None
         raise FourierCircuitsError(
             f"{where}: not a valid PyTorch file ({type(err).__name__}: {_one_line(err)[:300]})"
         ) from None

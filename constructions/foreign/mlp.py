@@ -405,7 +405,7 @@ def mlp_state(net: PolyNet, *, layout: str = "concatenated") -> dict[str, np.nda
         raise FourierCircuitsError(f"layout={layout!r} must be one of {', '.join(LAYOUTS)}")
     m, k, p = net.U.shape
     U = net.U if layout == "concatenated" else net.U.transpose(0, 2, 1)  # column j p + a / a k + j
-    return {
-        "fc1.weight": np.ascontiguousarray(U.reshape(m, k * p)),
-        "fc2.weight": np.ascontiguousarray(net.W.T),
+    return {  # writable copies: users hand them to torch.from_numpy
+        "fc1.weight": np.array(U.reshape(m, k * p), order="C"),
+        "fc2.weight": np.array(net.W.T, order="C"),
     }
