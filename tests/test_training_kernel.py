@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from torch.nn import functional
 
-from fourier_circuits.constructions.training import kernel, methods, model
+from fourier_circuits.constructions.training import chunks, kernel, methods, model
 from fourier_circuits.constructions.training.config import TrainConfig
 from fourier_circuits.theory import Task, all_inputs, gamma_star
 
@@ -61,7 +61,7 @@ def test_kernel_gradient_equals_autograd(case: tuple[int, int, int, int, float, 
     U, W = _weights(p, k, m, seed)
     batch = model.make_batch(all_inputs(Task(p, k)), p, device=torch.device("cpu"))
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(kernel, "CHUNK_BYTES", chunk_bytes)
+        patch.setattr(chunks, "CHUNK_BYTES", chunk_bytes)
         ours = kernel.ce_gradients(U, W, batch.inputs, batch.labels, scale=scale)
     loss, dU, dW, ds = _autograd(U, W, batch, scale)
     assert ours.loss == pytest.approx(loss, rel=1e-12)
@@ -147,8 +147,8 @@ def test_method_gradient_equals_autograd_of_its_objective(optimizer: str) -> Non
 
 def test_chunk_rows_depends_only_on_width_dtype_and_device() -> None:
     """Determinism: the chunking (hence the summation order) does not depend on the threads."""
-    cpu = torch.device("cpu")
-    rows = kernel.chunk_rows(480, torch.float64, cpu)
-    assert rows == kernel.CHUNK_BYTES // (480 * 8)
-    assert kernel.chunk_rows(480, torch.float32, cpu) == 2 * rows
-    assert kernel.chunk_rows(10**9, torch.float64, cpu) == 16
+    rows = chunks.chunk_rows(480, 8)
+    assert rows == chunks.CHUNK_BYTES // (480 * 8)
+    assert chunks.chunk_rows(480, 4) == 2 * rows
+    assert chunks.chunk_rows(10**9, 8) == chunks.MIN_ROWS
+    assert chunks.chunk_rows(480, 8, cuda=True) == chunks.CUDA_CHUNK_BYTES // (480 * 8)

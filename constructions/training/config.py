@@ -23,6 +23,7 @@ from dataclasses import dataclass, fields, replace
 from typing import Any
 
 import fourier_circuits.theory.budget as budget
+from fourier_circuits.constructions.training.chunks import chunk_rows
 from fourier_circuits.theory import FourierCircuitsError, Task, width_bound
 from fourier_circuits.theory._validation import check_seed
 from fourier_circuits.theory.task import require_enumerable
@@ -34,12 +35,13 @@ OPTIMIZERS = ("margin", "gd", "adamw")
 DEVICES = ("cpu", "cuda")
 DTYPES = ("float64", "float32")
 #: flop of one training step per entry of the hidden layer (examples x width) and per output
-#: class (p + k): forward z, z^k and z^k @ W, the backward pass, the optimiser and the loss;
-#: the measured steps of docs/training.md ((11, 3): 4.35 ms, (17, 3): 36 ms a step on one thread)
-#: are 30 (p + k) flop an entry at theory.budget's 1e10 flop/s a core.
-STEP_FLOP_PER_ENTRY = 30
-#: Copies of the (batch, width) hidden layer alive in a step: z, z^(k-1), z^k and their
-#: gradients, the loss's scratch.
+#: class (p + k): three products (2 p each), the k gathers and scatter-adds and the element-wise
+#: passes of training.kernel, and the optimiser. Measured (docs/training.md): (31, 3), width 480,
+#: 0.10 s a step on 2 threads, i.e. 4.1 (p + k) an entry at theory.budget's 1e10 flop/s a core;
+#: twice that, for slower machines.
+STEP_FLOP_PER_ENTRY = 8
+#: Copies of a chunk of the hidden layer (training.kernel: chunk_rows examples x width) alive in a
+#: step: z, z^(k-1), z^k, its gradient, and scratch.
 HIDDEN_COPIES = 6
 
 
@@ -171,10 +173,10 @@ class TrainConfig:
 
         memory: the weights, m (k+1) p values, as float64 (the initial draw, two PolyNet
         snapshots) and in the training dtype (weights, gradients, two optimiser moments), 32 +
-        4 x itemsize bytes a value; the step's activations, HIDDEN_COPIES x batch x m and 4 x
-        batch x p values of the dtype; D_p as int64 inputs, 3 x 8 k p^k bytes (all of it, the
-        split, the tensors); a measurement's logits over the training set, 3 x 8 p x N_train;
-        the Fourier spectra, 48 m (k+1) p bytes.
+        4 x itemsize bytes a value; the step's activations, HIDDEN_COPIES x rows x m (rows =
+        min(batch, the kernel's chunk)) and 4 x batch x p values of the dtype; D_p as int64
+        inputs, 3 x 8 k p^k bytes (all of it, the split, the tensors); a measurement's logits
+        over the training set, 3 x 8 p x N_train; the Fourier spectra, 48 m (k+1) p bytes.
         time: steps x STEP_FLOP_PER_ENTRY x batch x m (p + k), plus each measurement (every
         eval_every steps) 2 x theory.budget.evaluation_flop(p^k, m, k, p).
         """
@@ -185,10 +187,11 @@ class TrainConfig:
         batch, steps = self._batch(), self._steps()
         n_train = n if self.train_fraction >= 1 else min(max(round(self.train_fraction * n), 1), n)
         item = 8 if self.dtype == "float64" else 4
+        rows = chunk_rows(m, item, cuda=self.device == "cuda")
         values = m * (k + 1) * p
         nbytes = (
             (32 + 4 * item) * values
-            + item * (HIDDEN_COPIES * batch * m + 4 * batch * p)
+            + item * (HIDDEN_COPIES * min(batch, rows) * m + 4 * batch * p)
             + 3 * 8 * k * n
             + 3 * 8 * p * n_train
             + 48 * values

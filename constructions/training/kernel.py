@@ -13,14 +13,14 @@ of rows of U, and a handful of element-wise passes over (N, m). autograd compute
 (to rounding; tests/test_training_kernel.py checks it) but about five times slower at (31, 3): its
 generic backward of pow recomputes z^(k-1) with pow and multiplies twice, the one-hot hidden layer
 costs two products with k p columns, and every (N, m) intermediate lives in memory at once, so
-each pass streams it from RAM. Here the examples run in chunks of CHUNK_BYTES of hidden layer,
-which stay in the processor's cache between the passes over them (measured in docs/training.md),
-and memory stays bounded by the chunk, whatever N is.
+each pass streams it from RAM. Here the examples run in chunks (training.chunks: 4 MiB of hidden
+layer), which stay in the processor's cache between the passes over them (measured in
+docs/training.md), and memory stays bounded by the chunk, whatever N is.
 
-Determinism: the chunks depend only on (N, m, dtype, device), and inside a chunk every operation
-is deterministic on the CPU (index_add_ included), so a seed gives the same numbers on any number
-of threads; on CUDA, torch's deterministic mode (training.loop.thread_limit) makes index_add_
-deterministic.
+Determinism: the chunks depend only on (N, m, dtype, device), never on the threads, and inside a
+chunk every operation is deterministic on the CPU (index_add_ included), so a seed gives the same
+numbers run after run (BLAS may round the products differently on another number of threads); on
+CUDA, torch's deterministic mode (training.loop.thread_limit) makes index_add_ deterministic.
 """
 
 from __future__ import annotations
@@ -29,13 +29,7 @@ from dataclasses import dataclass
 
 import torch
 
-#: Bytes of one chunk's hidden layer (rows x m entries). Measured at (31, 3), width 480, float64
-#: on the 2-core reference machine (ms per step; three products 92 ms): 1024 rows (3.9 MB) 115,
-#: 4096 rows 156, all 29,791 rows at once 504. Small enough for the cache, large enough for BLAS.
-CHUNK_BYTES = 4 * 2**20
-#: On a GPU the cache argument does not apply and larger launches are faster.
-CUDA_CHUNK_BYTES = 1 * 2**30
-
+from fourier_circuits.constructions.training.chunks import chunk_rows
 
 #: The softmax's exponents x - max(x) are clamped from below at this value, so that its entries
 #: and their products with the hidden layer stay normal floating-point numbers: arithmetic on
@@ -58,13 +52,6 @@ class CEGradients:
     dscale: float  # dL/ds
 
 
-def chunk_rows(m: int, dtype: torch.dtype, device: torch.device) -> int:
-    """Examples per chunk: CHUNK_BYTES (CUDA_CHUNK_BYTES on a GPU) of hidden layer, at least 16."""
-    limit = CUDA_CHUNK_BYTES if device.type == "cuda" else CHUNK_BYTES
-    itemsize = torch.finfo(dtype).bits // 8
-    return max(16, limit // (m * itemsize))
-
-
 def ce_gradients(
     U: torch.Tensor, W: torch.Tensor, inputs: torch.Tensor, labels: torch.Tensor, *, scale: float
 ) -> CEGradients:
@@ -75,7 +62,7 @@ def ce_gradients(
     """
     m, k, _ = U.shape
     n = int(inputs.shape[0])
-    rows = chunk_rows(m, U.dtype, U.device)
+    rows = chunk_rows(m, torch.finfo(U.dtype).bits // 8, cuda=U.device.type == "cuda")
     floor = SOFTMAX_LOG_FLOOR[U.dtype]
     with torch.no_grad():
         T = U.detach().permute(1, 2, 0).contiguous()  # (k, p, m): T[j, a] = U[:, j, a]
