@@ -231,6 +231,50 @@ def test_inspect_refuses_a_compression_bomb_unread(tmp_path: Path) -> None:
     assert rss < RSS_LIMIT, rss
 
 
+class _Payload:
+    """Unpickling this would create the file `ran` in the current directory."""
+
+    def __reduce__(self):  # type: ignore[no-untyped-def]
+        return (os.system, ("touch ran",))
+
+
+def _foreign_files(cwd: Path) -> None:
+    """Issue 17's hostile foreign files: a code-running pickle, a whole nn.Module, a state dict
+    with an extra layer, a safetensors header claiming 8 PB, a directory with no networks."""
+    import pickle
+
+    import torch
+
+    (cwd / "evil.pt").write_bytes(pickle.dumps({"fc1.weight": torch.ones(2, 2), "x": _Payload()}))
+    torch.save(torch.nn.Sequential(torch.nn.Linear(14, 4), torch.nn.Linear(4, 7)), cwd / "model.pt")
+    layers = torch.nn.Sequential(
+        torch.nn.Linear(14, 4), torch.nn.Linear(4, 4), torch.nn.Linear(4, 7)
+    )
+    torch.save(layers.state_dict(), cwd / "deep.pt")
+    header = b'{"w":{"dtype":"F64","shape":[1000000,1000000,1000],"data_offsets":[0,8]}}'
+    (cwd / "huge.safetensors").write_bytes(len(header).to_bytes(8, "little") + header + bytes(8))
+    (cwd / "empty").mkdir()
+
+
+FOREIGN_REFUSED = [
+    (["inspect", "evil.pt"], ["refused unread"]),
+    (["inspect", "model.pt"], ["model.state_dict()"]),
+    (["inspect", "deep.pt"], ["extra layer", "2.weight"]),
+    (["inspect", "huge.safetensors"], ["forged"]),
+    (["inspect", "empty"], ["no network files"]),
+    (["inspect", "deep.pt", "--layout", "diagonal"], ["--layout"]),
+]
+
+
+@pytest.mark.slow
+def test_hostile_foreign_files_are_refused_and_nothing_runs(tmp_path: Path) -> None:
+    _foreign_files(tmp_path)
+    for argv, words in FOREIGN_REFUSED:
+        line = assert_refused(argv, tmp_path, *words)  # nothing created: `ran` would be
+        assert "weights_only=False" not in line and "trust" not in line, line
+    assert not (tmp_path / "ran").exists()
+
+
 def _deep_meta(path: Path, depth: int) -> None:
     net = construct(5, 2)
     arrays = {"U": net.U, "W": net.W, "p": 5, "k": 2}
