@@ -91,9 +91,10 @@ def curves(groups: list[Group], x: str) -> Figure:
     xs = _values(groups, x)
     numeric = all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in xs)
     position = {v: (float(v) if numeric else i) for i, v in enumerate(xs)}
+    fixed = {k: v for k, v in groups[0].axes.items() if all(g.axes[k] == v for g in groups)}
     lines: dict[tuple[Any, ...], list[Group]] = {}
     for group in groups:
-        key = tuple((k, v) for k, v in group.axes.items() if k != x)
+        key = tuple((k, v) for k, v in group.axes.items() if k != x and k not in fixed)
         lines.setdefault(key, []).append(group)
     fig = Figure(figsize=(6, 4))
     ax = fig.add_subplot()
@@ -110,7 +111,11 @@ def curves(groups: list[Group], x: str) -> Figure:
         ax.fill_between(at, low, high, color=line.get_color(), alpha=0.2)
     if not numeric:
         ax.set_xticks(range(len(xs)), [_label(v) for v in xs])
+    elif min(xs) > 0 and max(xs) >= 10 * min(xs):  # a range of scales, e.g. widths 2..64
+        ax.set_xscale("log", base=2)
     ax.set_xlabel(x)
+    if fixed:
+        ax.set_title(", ".join(f"{k}={_label(v)}" for k, v in fixed.items()), fontsize=9)
     ax.set_ylabel(groups[0].metric["name"] + " (median, quartiles over seeds)")
     if len(lines) > 1:
         ax.legend(fontsize=8)
