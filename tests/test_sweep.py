@@ -207,6 +207,9 @@ def test_a_sweep_on_a_local_cluster_equals_its_single_commands(tmp_path: Path) -
         expected = single(["train", *cell.argv])
         assert numbers(cell_data(row, axes)) == numbers(expected), cell.text
         assert row["status"] == "claims_failed" and row["failures"]  # 60 steps are too few
+    # negative control: the comparison sees a different seed
+    other = single(["train", "--p=5", "--k=2", "--seed=7", "--steps=60"])
+    assert numbers(cell_data(result.rows[0], axes)) != numbers(other)
     lines = (out / JSONL).read_text().splitlines()
     assert sorted(json.loads(line)["cell"] for line in lines) == [0, 1, 2, 3]
     csv_lines = (out / "results.csv").read_text().splitlines()
