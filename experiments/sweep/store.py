@@ -68,10 +68,13 @@ def _csv_lines(columns: list[str], rows: Iterable[dict[str, Any]], *, header: bo
 
 def _append(path: Path, text: str) -> None:
     """One write of whole lines, flushed to the disk before returning."""
-    with open(path, "a", encoding="utf-8") as fh:
-        fh.write(text)
-        fh.flush()
-        os.fsync(fh.fileno())
+    try:
+        with open(path, "a", encoding="utf-8") as fh:
+            fh.write(text)
+            fh.flush()
+            os.fsync(fh.fileno())
+    except OSError as err:  # a full disk, say: the rows before this one are safe
+        raise FourierCircuitsError(f"cannot write {str(path)!r}: {err.strerror or err}") from None
 
 
 def read_rows(path: Path, *, cut: bool) -> list[dict[str, Any]]:
