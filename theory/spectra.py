@@ -12,12 +12,13 @@ the share of the non-DC power in the n strongest frequencies (1 for a single cos
 n / h on average for a flat spectrum). The DC power, a constant that softmax ignores, is left out
 and reported as dc_share.
 
-Key frequencies that stand out (standout_frequencies): zeta is key when its power P(zeta) is at
-least `factor` times the median of P(1..h) and at least STANDOUT_FLOOR times the largest P
-(so round-off of an exactly sparse spectrum is not key). For a spectrum summed over d
-independent noise coordinates the P(zeta) are chi-square with 2 d degrees of freedom, all near
-their mean: nothing stands out. The rule assumes fewer than half of the frequencies are key (the
-median is then a non-key power).
+Key frequencies that stand out (standout_frequencies): sort the powers P(1..h) in decreasing
+order, P_(1) >= ... >= P_(h); the key frequencies are the first i*, where i* < h is the largest
+drop, maximising P_(i) / P_(i+1) (a P_(i+1) below STANDOUT_FLOOR x P_(1) counts as an infinite
+drop; ties: the first), provided that drop is at least STANDOUT_FACTOR (2); otherwise none stand
+out. For a spectrum summed over d independent noise coordinates the P(zeta) are chi-square with
+2 d degrees of freedom, all near their mean (consecutive ratios near 1): none stand out. A
+trained model's few key frequencies (Nanda et al.) sit above a drop, whatever their number.
 
 Single-frequency share of a function f on Z_p^k (single_frequency_shares; Nanda et al.'s neuron
 criterion for k = 2, here for any k): with the k-dimensional DFT f^(j), j in Z_p^k, the
@@ -49,9 +50,9 @@ from fourier_circuits.theory.task import IntArray, validate_k, validate_p
 #: Frequencies counted by vector_concentration by default: one cosine with a constant part puts
 #: all its non-DC power in one frequency; two allow a head that mixes two key frequencies.
 VECTOR_TOP_FREQUENCIES = 2
-#: A frequency stands out (is "key") when its power is at least this many times the median.
-STANDOUT_FACTOR = 4.0
-#: ... and at least this share of the largest power.
+#: Key frequencies sit above a drop of at least this ratio in the sorted powers.
+STANDOUT_FACTOR = 2.0
+#: A power below this share of the largest is round-off (an infinite drop above it).
 STANDOUT_FLOOR = 1e-9
 #: A function whose non-DC power is at most this share of its power is constant (round-off).
 CONSTANT_SHARE = 1e-20
@@ -125,24 +126,27 @@ def pooled_vector_concentration(
 
 
 def standout_frequencies(power: Any, *, factor: float = STANDOUT_FACTOR) -> tuple[int, ...]:
-    """The frequencies zeta >= 1 of a one-sided spectrum ((p+1)/2,) whose power is at least
-    `factor` x the median of the non-DC powers and STANDOUT_FLOOR x the largest, strongest first
-    (module docstring)."""
+    """The frequencies zeta >= 1 of a one-sided spectrum ((p+1)/2,) above its largest drop, when
+    that drop is at least `factor`, strongest first (module docstring)."""
     values = check_array("power", power, ndim=1, axes=" (a one-sided spectrum, index 0 DC)")
     if values.shape[0] < 2 or np.any(values < 0):
         raise FourierCircuitsError(
             f"power has shape {values.shape} with min {values.min() if values.size else None}: "
             "it must be a one-sided power spectrum (index 0 DC, then zeta = 1..h), all >= 0"
         )
-    if not (isinstance(factor, (int, float)) and factor >= 1):
-        raise FourierCircuitsError(f"factor={factor!r} must be a number >= 1")
+    if not (isinstance(factor, (int, float)) and factor > 1):
+        raise FourierCircuitsError(f"factor={factor!r} must be a number > 1")
     rest = values[1:]
-    top = float(rest.max())
-    if top <= 0:
-        return ()
-    threshold = max(factor * float(np.median(rest)), STANDOUT_FLOOR * top)
     order = np.argsort(-rest, kind="stable")
-    return tuple(int(z) + 1 for z in order if rest[z] >= threshold and rest[z] > 0)
+    ranked = rest[order]
+    if ranked.size < 2 or ranked[0] <= 0:
+        return ()
+    below = ranked[1:] <= STANDOUT_FLOOR * ranked[0]  # round-off of an exactly sparse spectrum
+    drops = np.where(below, np.inf, ranked[:-1] / np.where(below, 1.0, ranked[1:]))
+    cut = int(np.argmax(drops))  # the first largest drop
+    if drops[cut] < factor:
+        return ()
+    return tuple(int(z) + 1 for z in order[: cut + 1])
 
 
 def frequency_vectors(p: int, k: int, zeta: int) -> IntArray:

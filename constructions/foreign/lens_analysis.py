@@ -7,16 +7,19 @@
 
 - accuracy: over all of D_p (the label's logit strictly above the p - 1 others; ties are wrong).
 - key_frequencies: the embeddings' frequencies that stand out (Nanda et al., arXiv 2301.05217):
-  theory.embedding_power of W_E's number rows, then theory.spectra.standout_frequencies (power
-  >= STANDOUT_FACTOR x the median).
-- The paper's Fig. 3 view (arXiv 2402.09469), per head h, through the embeddings, positions,
-  ln1 and the biases, divided by attn_scale: number-number M_h[a, b] = q(a at position k-1) .
-  key(b at position 0) (p x p; theory.attention_spectrum, pooled over heads by power:
-  attention_fourier_concentration), and the '=' query against number keys S_h[t, b] = q('=') .
-  key(b at position t) (a (1, p) row per number position t; theory.spectra.vector_spectrum, pooled:
-  eq_attention_concentration). Only the '=' row reaches the logits.
+  theory.embedding_power of W_E's number rows, then theory.spectra.standout_frequencies (those
+  above the largest drop, of at least STANDOUT_FACTOR, in the sorted powers).
+- The paper's Fig. 3 view (arXiv 2402.09469), per head h, divided by attn_scale: number-number
+  M_h[a, b] = (W_E[a] W_Q^h) . (W_E[b] W_K^h), the token part of the score as the paper shows it
+  and as the toolkit's own Transformer is analysed (theory.query_key_matrix; positions, biases
+  and ln1 would add rows and columns constant in a or b); its 2-D spectrum (theory.
+  attention_spectrum), pooled over heads by power: attention_fourier_concentration. And the
+  score that reaches the logits, the '=' query against the number keys as the model computes it
+  (positions, ln1, b_Q, b_K included): S_h[t, b] = q('=') . key(b at position t), a (1, p) row per
+  number position t (theory.spectra.vector_spectrum, pooled: eq_attention_concentration).
 - The noise control: the same two statistics for NOISE_SAMPLES models whose W_E, W_pos, W_Q, W_K,
-  b_Q, b_K are i.i.d. Gaussian with each tensor's root-mean-square (ln weights kept), seeded;
+  b_Q, b_K are i.i.d. Gaussian with each tensor's root-mean-square (ln weights kept), seeded
+  (numpy default_rng(seed));
   noise_concentration_q99 / eq_noise_concentration_q99 are their 99th percentiles.
 - neuron_single_frequency_fraction: the share of MLP neurons with variance whose activation at
   '=' over D_p has more than NEURON_SHARE (85%) of its variance in the components of one
@@ -41,12 +44,7 @@ import numpy as np
 
 import fourier_circuits.theory.budget as budget
 from fourier_circuits.constructions.foreign.lens import LensModel
-from fourier_circuits.constructions.foreign.lens_forward import (
-    chunk_rows,
-    forward,
-    number_inputs,
-    tables,
-)
+from fourier_circuits.constructions.foreign.lens_forward import chunk_rows, forward, tables
 from fourier_circuits.theory import (
     TOP_FREQUENCIES,
     FourierCircuitsError,
@@ -55,6 +53,7 @@ from fourier_circuits.theory import (
     embedding_power,
     iter_chunks,
     pooled_concentration,
+    query_key_matrix,
 )
 from fourier_circuits.theory._validation import FloatArray, check_seed
 from fourier_circuits.theory.serialise import jsonable
@@ -208,7 +207,9 @@ class LensAnalysis:
             "n_correct": self.n_correct,
             "n_examples": self.n_examples,
             "key_frequencies": list(self.key_frequencies),
-            "key_frequency_rule": f"embedding power >= {STANDOUT_FACTOR:g} x its median",
+            "key_frequency_rule": (
+                f"above the largest drop (>= {STANDOUT_FACTOR:g}x) in the sorted embedding powers"
+            ),
             "embedding_power_shares": list(power / power.sum()) if power.sum() > 0 else [],
             "attention_fourier_concentration": self.attention_fourier_concentration,
             "noise_concentration_q99": self.noise_concentration_q99,
@@ -245,12 +246,12 @@ def _claim(statement: str, value: float, threshold: float, holds: bool) -> dict[
 
 def attention_views(model: LensModel) -> tuple[FloatArray, FloatArray]:
     """(qk (H, p, p), eq (H, k, p)): the number-number and '='-query scores (module docstring)."""
-    t = tables(model)
     w = model.weights
-    last = number_inputs(model)[model.k - 1]  # (p, d) number a at position k-1
-    queries = np.einsum("ad,hde->ahe", last, w["W_Q"]) + w["b_Q"]  # (p, H, d_head)
-    qk = np.einsum("ahe,bhe->hab", queries, t.keys[0]) / model.attn_scale
-    return qk, np.transpose(t.scores, (2, 0, 1))
+    numbers = w["W_E"][: model.p]
+    qk = np.stack(
+        [query_key_matrix(numbers, w["W_Q"][h], w["W_K"][h]) for h in range(model.n_heads)]
+    )
+    return qk / model.attn_scale, np.transpose(tables(model).scores, (2, 0, 1))
 
 
 def _concentrations(
