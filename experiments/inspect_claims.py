@@ -51,21 +51,37 @@ REGIMES = ("max_margin", "margin_training", "other", "unknown")
 
 
 def parse_claims(text: str | None) -> tuple[str, ...] | None:
-    """`--claims a,b,group` as claim names in ALL_CLAIMS order (None: not given)."""
+    """`--claims a,b,group` as claim names, the MLP's in ALL_CLAIMS order, then the
+    Transformer's (constructions.foreign.lens_analysis.CLAIMS; None: not given)."""
     if text is None:
         return None
+    from fourier_circuits.constructions.foreign.lens_analysis import CLAIMS as LENS_CLAIMS
+
+    known = (*ALL_CLAIMS, *(name for name in LENS_CLAIMS if name not in ALL_CLAIMS))
     chosen: set[str] = set()
     for word in (part.strip() for part in text.split(",")):
         if word in CLAIM_GROUPS:
             chosen.update(CLAIM_GROUPS[word])
-        elif word in ALL_CLAIMS:
+        elif word in known:
             chosen.add(word)
         else:
             raise FourierCircuitsError(
-                f"--claims {word!r} is not a claim or group; claims: {', '.join(ALL_CLAIMS)}; "
+                f"--claims {word!r} is not a claim or group; claims: {', '.join(known)}; "
                 f"groups: {', '.join(CLAIM_GROUPS)}"
             )
-    return tuple(name for name in ALL_CLAIMS if name in chosen)
+    return tuple(name for name in known if name in chosen)
+
+
+def mlp_claims(names: tuple[str, ...]) -> tuple[str, ...]:
+    """The names of `names` that an MLP (the paper's network) is checked against; a
+    Transformer's claim among them is refused (it does not apply)."""
+    foreign = [name for name in names if name not in ALL_CLAIMS]
+    if foreign:
+        raise FourierCircuitsError(
+            f"--claims {', '.join(foreign)}: claims of a Transformer, not of the paper's MLP "
+            f"(its claims: {', '.join(ALL_CLAIMS)})"
+        )
+    return names
 
 
 def _places(meta: Mapping[str, Any]) -> list[Mapping[str, Any]]:

@@ -25,6 +25,7 @@ from fourier_circuits.constructions.foreign import (
 from fourier_circuits.experiments.inspect_claims import (
     checked_verdict,
     default_claims,
+    mlp_claims,
     regime_note,
     training_regime,
 )
@@ -131,7 +132,8 @@ def measure(
     """theory.summarise of the network, the claims that apply (inspect_claims) checked."""
     meta = extra.get("file_metadata", net.meta) if kind != "npz" else net.meta
     regime, reason = training_regime(meta)
-    names = options.claims if options.claims is not None else default_claims(kind, regime)
+    chosen = options.claims
+    names = mlp_claims(chosen) if chosen is not None else default_claims(kind, regime)
     ratio = options.min_ratio
     if ratio is None:
         strict = kind == "npz" or regime == "max_margin"

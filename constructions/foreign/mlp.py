@@ -294,6 +294,7 @@ def mlp_from_state(
     W = check_array(second, W, ndim=2)
     plain = PolyNet(U, W)
     net, fold_notes = _fold_biases(plain, hidden_bias, output_bias)
+    folded = net is not plain
     notes += fold_notes
     meta = {
         "source": state.path,
@@ -314,8 +315,8 @@ def mlp_from_state(
         layout=layout,
         keys_used=tuple(sorted(used, key=_natural)),
         k_source=k_source,
-        bias_folded=hidden_bias is not None or output_bias is not None,
-        norm_without_biases=plain.norm() if net is not plain else None,
+        bias_folded=folded,
+        norm_without_biases=plain.norm() if folded else None,
         accuracy=accuracy,
         other_layout_accuracy=other,
     )
