@@ -222,6 +222,22 @@ def test_a_sweep_on_a_local_cluster_equals_its_single_commands(tmp_path: Path) -
     assert numbers(again.rows[0]) == numbers(result.rows[0])
 
 
+@pytest.mark.slow
+def test_a_sweep_runs_on_an_existing_cluster_at_its_address(tmp_path: Path) -> None:
+    """--scheduler: the cells go to a cluster the sweep did not start, which it leaves running."""
+    from distributed import LocalCluster
+
+    checked = plan("construct", parse_grid("p=5,7;k=2"))
+    with LocalCluster(n_workers=1, processes=True, dashboard_address=None) as cluster:
+        address = cluster.scheduler_address
+        assert address.startswith("tcp://")
+        result = run_sweep(checked, out=tmp_path / "d", scheduler=address)
+        assert [row["status"] for row in result.rows] == ["ok", "ok"]
+        assert len(cluster.scheduler_info["workers"]) == 1  # still there
+    with pytest.raises(FourierCircuitsError, match="--workers"):
+        run_sweep(checked, scheduler=address, workers=2)
+
+
 def test_construct_and_solve_cells_equal_their_single_commands(tmp_path: Path) -> None:
     for name, spec in (("construct", "p=5,7;k=2;design=paper,lattice"), ("solve", "p=5;k=2")):
         checked = plan(name, parse_grid(spec))
