@@ -57,7 +57,7 @@ def main() -> None:
         import torch
         from transformer_lens import HookedTransformer, HookedTransformerConfig
     imported = time.perf_counter() - start
-    torch.set_num_threads(2)
+    torch.set_num_threads(1)  # one thread: on a shared machine two are 20x slower
     p = args.p
     cfg = HookedTransformerConfig(**nanda_config(p, seed=args.seed))  # type: ignore[arg-type]
     model = HookedTransformer(cfg)

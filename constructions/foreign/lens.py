@@ -164,12 +164,13 @@ def is_lens_state(tensors: Mapping[str, Any]) -> bool:
     return all(key in tensors for key in SIGNATURE)
 
 
-def _config_of(state: StateDict) -> Mapping[str, Any]:
+def _config_of(state: StateDict) -> tuple[Mapping[str, Any], str]:
+    """The checkpoint's config (HookedTransformerConfig's fields) and its key, or ({}, "")."""
     for key in ("config", "cfg"):
         value = state.metadata.get(key)
         if isinstance(value, Mapping):
-            return value
-    return {}
+            return value, key
+    return {}, ""
 
 
 def _refuse_unknown(tensors: Mapping[str, np.ndarray], where: str) -> None:
@@ -292,10 +293,10 @@ def lens_from_state(
     if missing:
         raise FourierCircuitsError(f"{where}: keys {missing} are missing")
     _refuse_unknown(tensors, where)
-    config = _config_of(state)
+    config, config_key = _config_of(state)
     notes: list[str] = []
     if config:
-        notes.append(f"config read from the file's {state.source_key or 'metadata'!r} entry")
+        notes.append(f"config read from the checkpoint's {config_key!r} entry")
     else:
         notes.append("no config in the file: everything below inferred from the shapes")
     raw = {name: np.asarray(tensors[key]) for name, key in _KEYS.items() if key in tensors}
