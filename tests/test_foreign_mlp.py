@@ -306,3 +306,18 @@ def test_forged_safetensors_shapes_and_pt_bombs_are_refused_unread(tmp_path: Pat
         archive.writestr("bomb/data/0", bytes(1 << 27))  # 128 MiB of zeros deflate to ~130 KB
     with pytest.raises(FourierCircuitsError, match="compression bomb"):
         load_state_dict(tmp_path / "bomb.pt")
+
+
+def test_a_checkpoint_config_with_numpy_scalars_loads(tmp_path: Path) -> None:
+    """TransformerLens's config.to_dict() holds numpy scalars and dtypes: allowed, and made
+    JSON-able; nothing else beyond tensors, dicts and numbers is."""
+    tensors = {k: torch.from_numpy(v) for k, v in mlp_state(construct(5, 2)).items()}
+    config = {"lr": np.float64(1e-3), "n": np.int64(3), "dtype": np.dtype("float32")}
+    torch.save({"model": tensors, "config": config}, tmp_path / "ckpt.pt")
+    state = load_state_dict(tmp_path / "ckpt.pt")
+    assert state.metadata == {"config": {"lr": 1e-3, "n": 3, "dtype": "float32"}}
+    torch.save({"model": tensors, "losses": np.ones(3)}, tmp_path / "log.pt")  # numeric arrays
+    assert load_state_dict(tmp_path / "log.pt").metadata == {"losses": "<tensor float64 (3,)>"}
+    torch.save({"model": tensors, "x": np.array([1, "a"], dtype=object)}, tmp_path / "obj.pt")
+    with pytest.raises(FourierCircuitsError, match="refused unread"):
+        load_state_dict(tmp_path / "obj.pt")

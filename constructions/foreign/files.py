@@ -5,7 +5,8 @@
     state.tensors["fc1.weight"].shape       # names as stored
 
 Safety. A PyTorch file is read with ``torch.load(path, weights_only=True, map_location="cpu")``:
-the restricted unpickler builds tensors, dicts, lists and numbers and nothing else, so a pickle
+the restricted unpickler builds tensors, dicts, lists and numbers (and numpy scalars and
+arrays of numeric dtypes) and nothing else, so a pickle
 that would run code on load (a ``__reduce__`` payload) or a whole ``nn.Module`` is refused, with
 a message that names what it held and never suggests unsafe loading. A .safetensors file is
 parsed here from its header (8-byte little-endian length, then JSON) without any library.
@@ -227,6 +228,22 @@ def _refusal(where: str, err: BaseException, source: Path) -> FourierCircuitsErr
     )
 
 
+def _numpy_globals() -> list[Any]:
+    """What a checkpoint may also hold, allowed besides tensors, dicts and numbers: numpy
+    scalars and arrays of numeric dtypes (rebuilt from a dtype and raw bytes; TransformerLens's
+    config.to_dict() holds scalars and dtypes, training logs arrays). None calls anything it is
+    given; an object dtype stays refused."""
+    core = getattr(np, "_core", None) or np.core
+    dtype_classes = {type(np.dtype(code)) for code in "?bhilqpBHILQPefdgFDG"}  # numeric kinds
+    return [
+        core.multiarray.scalar,
+        core.multiarray._reconstruct,
+        np.ndarray,
+        np.dtype,
+        *sorted(dtype_classes, key=str),
+    ]
+
+
 def _load_pytorch(source: Path) -> StateDict:
     import torch
 
@@ -239,8 +256,8 @@ def _load_pytorch(source: Path) -> StateDict:
             f"reading {str(source)!r} (a legacy pickle, read whole)", 9 * source.stat().st_size
         )
     try:
-        with warnings.catch_warnings():  # e.g. "Detected pickle protocol 4": not the user's to fix
-            warnings.simplefilter("ignore")
+        with warnings.catch_warnings(), torch.serialization.safe_globals(_numpy_globals()):
+            warnings.simplefilter("ignore")  # e.g. "Detected pickle protocol 4": not the user's
             obj = torch.load(source, map_location="cpu", weights_only=True, mmap=is_zip)
     except pickle.UnpicklingError as err:
         raise _refusal(where, err, source) from None
@@ -315,6 +332,8 @@ def _describe(value: Any, *, depth: int) -> Any:
     objects (torch.dtype, torch.Size) as their str, non-finite floats as None."""
     if depth > MAX_META_DEPTH:
         return "<nested too deeply>"
+    if isinstance(value, np.generic):
+        value = value.item()
     if _is_tensor(value) or isinstance(value, np.ndarray):
         return f"<tensor {str(value.dtype).removeprefix('torch.')} {tuple(value.shape)}>"
     if isinstance(value, Mapping):
