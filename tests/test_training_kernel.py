@@ -42,27 +42,30 @@ def _relative(a: torch.Tensor, b: torch.Tensor) -> float:
 
 
 @st.composite
-def problems(draw: st.DrawFn) -> tuple[int, int, int, int, float, int]:
+def problems(draw: st.DrawFn) -> tuple[int, int, int, int, float, int, int]:
     p = draw(st.sampled_from([3, 5, 7]))
     k = draw(st.sampled_from([2, 3, 4]))
     m = draw(st.integers(1, 9))
     seed = draw(st.integers(0, 2**16))
     scale = draw(st.sampled_from([0.3, 1.0, 7.0]))
     chunk_bytes = draw(st.sampled_from([1, 200, 10**6]))  # one row a chunk .. one chunk
-    return p, k, m, seed, scale, chunk_bytes
+    workers = draw(st.sampled_from([1, 2, 3]))
+    return p, k, m, seed, scale, chunk_bytes, workers
 
 
 @given(problems())
 @settings(max_examples=40, deadline=None)
-def test_kernel_gradient_equals_autograd(case: tuple[int, int, int, int, float, int]) -> None:
+def test_kernel_gradient_equals_autograd(case: tuple[int, int, int, int, float, int, int]) -> None:
     """loss, dU, dW and dL/ds of the chunked kernel equal autograd's, for any chunking (a ragged
-    last chunk included)."""
-    p, k, m, seed, scale, chunk_bytes = case
+    last chunk included) and any number of workers; the same workers give the same bits."""
+    p, k, m, seed, scale, chunk_bytes, workers = case
     U, W = _weights(p, k, m, seed)
     batch = model.make_batch(all_inputs(Task(p, k)), p, device=torch.device("cpu"))
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(chunks, "CHUNK_BYTES", chunk_bytes)
-        ours = kernel.ce_gradients(U, W, batch.inputs, batch.labels, scale=scale)
+        ours = kernel.ce_gradients(U, W, batch.inputs, batch.labels, scale=scale, workers=workers)
+        again = kernel.ce_gradients(U, W, batch.inputs, batch.labels, scale=scale, workers=workers)
+    assert torch.equal(ours.dU, again.dU) and ours.loss == again.loss
     loss, dU, dW, ds = _autograd(U, W, batch, scale)
     assert ours.loss == pytest.approx(loss, rel=1e-12)
     assert _relative(ours.dU, dU) < 1e-11

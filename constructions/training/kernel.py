@@ -25,6 +25,7 @@ CUDA, torch's deterministic mode (training.loop.thread_limit) makes index_add_ d
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import torch
@@ -53,54 +54,117 @@ class CEGradients:
 
 
 def ce_gradients(
-    U: torch.Tensor, W: torch.Tensor, inputs: torch.Tensor, labels: torch.Tensor, *, scale: float
+    U: torch.Tensor,
+    W: torch.Tensor,
+    inputs: torch.Tensor,
+    labels: torch.Tensor,
+    *,
+    scale: float,
+    workers: int = 1,
 ) -> CEGradients:
     """The mean cross-entropy of s f(theta, a) over the batch and its gradient (module docstring).
 
     U: (m, k, p), W: (m, p) in one floating dtype on one device; inputs (N, k) and labels (N,)
-    int64 on the same device. Nothing is recorded for autograd.
+    int64 on the same device. Nothing is recorded for autograd. workers > 1 splits the chunks
+    into that many contiguous groups, each summed by its own Python thread (torch releases the
+    GIL inside its operations), and adds the groups' sums in order: the same numbers for the
+    same `workers`, whatever the machine is doing. Training runs torch on one thread and the
+    kernel on `threads` workers (training.loop): with torch's own threads, each of the ~30
+    operations of a chunk ends in a barrier where the threads wait for each other, and while
+    other processes load the cores a descheduled thread stalls the rest at every barrier.
+    Measured at (31, 3), float64, load 8.8 on 2 cores: 4.0-10 s a step on 2 torch threads, 0.49 s
+    on one, 0.56 s on two workers of one torch thread each (unloaded: docs/training.md).
     """
-    m, k, _ = U.shape
+    m = int(U.shape[0])
     n = int(inputs.shape[0])
     rows = chunk_rows(m, torch.finfo(U.dtype).bits // 8, cuda=U.device.type == "cuda")
-    floor = SOFTMAX_LOG_FLOOR[U.dtype]
+    starts = list(range(0, n, rows))
+    size = -(-len(starts) // max(workers, 1))  # chunks per group, rounded up
+    groups = [starts[i : i + size] for i in range(0, len(starts), size)]
     with torch.no_grad():
         T = U.detach().permute(1, 2, 0).contiguous()  # (k, p, m): T[j, a] = U[:, j, a]
         Wd = W.detach()
         Wt = Wd.T.contiguous()  # (p, m)
-        dT = torch.zeros_like(T)
-        dW = torch.zeros_like(Wd)
-        loss = torch.zeros((), dtype=U.dtype, device=U.device)
-        dscale = torch.zeros((), dtype=U.dtype, device=U.device)
-        for lo in range(0, n, rows):
-            a = inputs[lo : lo + rows]  # (B, k)
-            y = labels[lo : lo + rows, None]  # (B, 1)
-            Z = T[0].index_select(0, a[:, 0])  # (B, m): z_i(a) = sum_j U[i, j, a_j]
-            for j in range(1, k):
-                Z.add_(T[j].index_select(0, a[:, j]))
-            Zk1 = Z.pow(k - 1) if k > 2 else Z  # z^(k-1)
-            H = Zk1 * Z  # z^k
-            f = H @ Wd  # (B, p)
-            logit = f * scale
-            # CE(x, y) = logsumexp(x) - x_y;  d CE / dx = softmax(x) - onehot(y). The exponents
-            # x - max x are clamped at `floor` so that no denormal number arises (module docstring)
-            top = logit.amax(dim=1, keepdim=True)
-            E = torch.exp_(logit.sub(top).clamp_(min=floor))  # (B, p), entries in [e^floor, 1]
-            total = E.sum(dim=1, keepdim=True)  # >= 1: the largest entry is e^0
-            loss += (top + total.log() - logit.gather(1, y)).sum()
-            G = E.div_(total)  # softmax
-            G.scatter_add_(1, y, torch.full_like(y, -1, dtype=G.dtype))
-            dscale += (G * f).sum()
-            G.mul_(scale)  # dL/df, times N
-            dW.addmm_(H.T, G)  # dW += H^T G
-            dZ = torch.mm(G, Wt, out=H)  # dL/dH = G W^T, written over H (no longer needed)
-            dZ.mul_(Zk1).mul_(k)  # d z^k / dz = k z^(k-1)
-            for j in range(k):
-                dT[j].index_add_(0, a[:, j], dZ)  # dU[:, j, a] += dZ[n] for a_{n,j} = a
+
+        def run(group: list[int]) -> _Sums:
+            return _sums(T, Wd, Wt, inputs, labels, group, rows, scale)
+
+        if len(groups) == 1:
+            parts = [run(groups[0])]
+        else:
+            with ThreadPoolExecutor(len(groups), thread_name_prefix="kernel") as pool:
+                parts = list(pool.map(run, groups))
+        total = parts[0]
+        for part in parts[1:]:
+            total.add(part)
         # (k, p, m) -> (m, k, p); the 1/N of the mean applied once
         return CEGradients(
-            loss=float(loss) / n,
-            dU=dT.permute(2, 0, 1).contiguous().div_(n),
-            dW=dW.div_(n),
-            dscale=float(dscale) / n,
+            loss=float(total.loss) / n,
+            dU=total.dT.permute(2, 0, 1).contiguous().div_(n),
+            dW=total.dW.div_(n),
+            dscale=float(total.dscale) / n,
         )
+
+
+@dataclass
+class _Sums:
+    """One group's sums over its examples: of CE, of its gradient (dT = dU as (k, p, m)), and of
+    G * f (dL/ds)."""
+
+    loss: torch.Tensor
+    dT: torch.Tensor  # noqa: N815 (the paper's U, transposed)
+    dW: torch.Tensor  # noqa: N815 (the paper's W)
+    dscale: torch.Tensor
+
+    def add(self, other: _Sums) -> None:
+        self.loss += other.loss
+        self.dT += other.dT
+        self.dW += other.dW
+        self.dscale += other.dscale
+
+
+def _sums(
+    T: torch.Tensor,
+    W: torch.Tensor,
+    Wt: torch.Tensor,
+    inputs: torch.Tensor,
+    labels: torch.Tensor,
+    starts: list[int],
+    rows: int,
+    scale: float,
+) -> _Sums:
+    """The sums of the chunks beginning at `starts` (module docstring's formulas)."""
+    k = int(T.shape[0])
+    floor = SOFTMAX_LOG_FLOOR[T.dtype]
+    sums = _Sums(
+        loss=torch.zeros((), dtype=T.dtype, device=T.device),
+        dT=torch.zeros_like(T),
+        dW=torch.zeros_like(W),
+        dscale=torch.zeros((), dtype=T.dtype, device=T.device),
+    )
+    for lo in starts:
+        a = inputs[lo : lo + rows]  # (B, k)
+        y = labels[lo : lo + rows, None]  # (B, 1)
+        Z = T[0].index_select(0, a[:, 0])  # (B, m): z_i(a) = sum_j U[i, j, a_j]
+        for j in range(1, k):
+            Z.add_(T[j].index_select(0, a[:, j]))
+        Zk1 = Z.pow(k - 1) if k > 2 else Z  # z^(k-1)
+        H = Zk1 * Z  # z^k
+        f = H @ W  # (B, p)
+        logit = f * scale
+        # CE(x, y) = logsumexp(x) - x_y;  d CE / dx = softmax(x) - onehot(y). The exponents
+        # x - max x are clamped at `floor` so that no denormal number arises (SOFTMAX_LOG_FLOOR)
+        top = logit.amax(dim=1, keepdim=True)
+        E = torch.exp_(logit.sub(top).clamp_(min=floor))  # (B, p), entries in [e^floor, 1]
+        total = E.sum(dim=1, keepdim=True)  # >= 1: the largest entry is e^0
+        sums.loss += (top + total.log() - logit.gather(1, y)).sum()
+        G = E.div_(total)  # softmax
+        G.scatter_add_(1, y, torch.full_like(y, -1, dtype=G.dtype))
+        sums.dscale += (G * f).sum()
+        G.mul_(scale)  # dL/df, times N
+        sums.dW.addmm_(H.T, G)  # dW += H^T G
+        dZ = torch.mm(G, Wt, out=H)  # dL/dH = G W^T, written over H (no longer needed)
+        dZ.mul_(Zk1).mul_(k)  # d z^k / dz = k z^(k-1)
+        for j in range(k):
+            sums.dT[j].index_add_(0, a[:, j], dZ)  # dU[:, j, a] += dZ[n] for a_{n,j} = a
+    return sums

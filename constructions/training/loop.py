@@ -105,9 +105,9 @@ def auto_threads(n_train: int, m: int) -> int:
 
 
 @contextlib.contextmanager
-def thread_limit(n: int) -> Iterator[None]:
-    """torch and BLAS (numpy) on n threads, and torch's deterministic algorithms, inside the block;
-    the previous settings after it.
+def thread_limit(n: int, *, torch_threads: int | None = None) -> Iterator[None]:
+    """BLAS (numpy) on n threads, torch on torch_threads (default n), and torch's deterministic
+    algorithms, inside the block; the previous settings after it.
 
     Deterministic algorithms because the same seed must give the same numbers: on 2 CPU threads
     the backward pass of an indexing op accumulates in a varying order, and the Transformer at
@@ -123,7 +123,7 @@ def thread_limit(n: int) -> Iterator[None]:
     deterministic = torch.are_deterministic_algorithms_enabled()
     warn_only = torch.is_deterministic_algorithms_warn_only_enabled()
     fill = torch.utils.deterministic.fill_uninitialized_memory  # type: ignore[attr-defined]
-    torch.set_num_threads(n)
+    torch.set_num_threads(n if torch_threads is None else torch_threads)
     torch.use_deterministic_algorithms(True, warn_only=True)
     torch.utils.deterministic.fill_uninitialized_memory = False  # type: ignore[attr-defined]
     try:
@@ -149,7 +149,8 @@ def train(config: TrainConfig, *, callback: Callback | None = None) -> TrainResu
     )
     assert cfg.width is not None and cfg.steps is not None
     threads = cfg.threads or auto_threads(len(train_inputs), cfg.width)
-    with thread_limit(threads):
+    # torch on one thread, the kernel's chunks on `threads` Python workers (training.kernel)
+    with thread_limit(threads, torch_threads=1 if device.type == "cpu" else None):
         return _train(cfg, task, device, dtype, train_inputs, test_inputs, threads, callback)
 
 
@@ -168,7 +169,9 @@ def _train(
     U0, W0 = init_weights(cfg.width, task.k, task.p, scale=cfg.init_scale, generator=generator)
     data = make_batch(train_inputs, task.p, device=device)
     U, W = U0.to(device, dtype), W0.to(device, dtype)
-    method = make_method(U, W, cfg, gamma_star=gamma_star(task.p, task.k), generator=generator)
+    method = make_method(
+        U, W, cfg, gamma_star=gamma_star(task.p, task.k), generator=generator, workers=threads
+    )
     initial = _snapshot(method.U, method.W, cfg, step=0, history=())
     stream = batches(data, cfg.batch_size, generator)
 

@@ -78,6 +78,8 @@ class Method:
         self.W = W.detach()
         self.config = config
         self.k = int(U.shape[1])
+        # the kernel's Python workers (training.kernel.ce_gradients); make_method sets them
+        self.workers = 1
 
     def lr(self, t: int) -> float:
         raise NotImplementedError
@@ -133,7 +135,7 @@ class MarginMethod(Method):
         # dL = (dCE|_c + dCE/dc * dc) / CE*, dc = -(c / P) dP
         P = float(norm_power(self.U, self.W))
         c = self.scale / P
-        g = ce_gradients(self.U, self.W, batch.inputs, batch.labels, scale=c)
+        g = ce_gradients(self.U, self.W, batch.inputs, batch.labels, scale=c, workers=self.workers)
         dPU, dPW = self._norm_power_gradient()
         coef = -g.dscale * c / P
         grads = {
@@ -214,7 +216,9 @@ class GradientDescent(Method):
     def step(self, t: int, batch: Batch) -> float:
         lam = self.config.weight_decay or 0.0
         r = self.config.reg_power or (self.k + 1)
-        g = ce_gradients(self.U, self.W, batch.inputs, batch.labels, scale=1.0)
+        g = ce_gradients(
+            self.U, self.W, batch.inputs, batch.labels, scale=1.0, workers=self.workers
+        )
         # ||theta||_{2,k+1}^r = P^(r/(k+1)), P = sum_i ||theta_i||^(k+1);
         # its gradient (r/(k+1)) P^(r/(k+1) - 1) dP
         P = float(norm_power(self.U, self.W))
@@ -247,7 +251,9 @@ class AdamWMethod(Method):
         return self.config.lr * min(1.0, (t + 1) / ADAMW_WARMUP)
 
     def step(self, t: int, batch: Batch) -> float:
-        g = ce_gradients(self.U, self.W, batch.inputs, batch.labels, scale=1.0)
+        g = ce_gradients(
+            self.U, self.W, batch.inputs, batch.labels, scale=1.0, workers=self.workers
+        )
         self.U.grad, self.W.grad = g.dU, g.dW
         for group in self.optimizer.param_groups:
             group["lr"] = self.lr(t)
@@ -262,10 +268,16 @@ def make_method(
     *,
     gamma_star: float,
     generator: torch.Generator,
+    workers: int = 1,
 ) -> Method:
-    """The optimiser named by config.optimizer (config must be resolved)."""
+    """The optimiser named by config.optimizer (config must be resolved); its gradients summed by
+    `workers` threads on a CPU (training.kernel), by torch's own on a GPU."""
+    method: Method
     if config.optimizer == "margin":
-        return MarginMethod(U, W, config, gamma_star=gamma_star, generator=generator)
-    if config.optimizer == "gd":
-        return GradientDescent(U, W, config)
-    return AdamWMethod(U, W, config)
+        method = MarginMethod(U, W, config, gamma_star=gamma_star, generator=generator)
+    elif config.optimizer == "gd":
+        method = GradientDescent(U, W, config)
+    else:
+        method = AdamWMethod(U, W, config)
+    method.workers = workers if U.device.type == "cpu" else 1
+    return method
