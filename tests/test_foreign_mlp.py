@@ -321,3 +321,18 @@ def test_a_checkpoint_config_with_numpy_scalars_loads(tmp_path: Path) -> None:
     torch.save({"model": tensors, "x": np.array([1, "a"], dtype=object)}, tmp_path / "obj.pt")
     with pytest.raises(FourierCircuitsError, match="refused unread"):
         load_state_dict(tmp_path / "obj.pt")
+
+
+def test_a_pt_whose_pickle_claims_a_huge_shape_is_refused(tmp_path: Path) -> None:
+    """The pickle says (65536, 65536) for a storage of 1000 floats: refused, nothing allocated."""
+    torch.save({"fc1.weight": torch.ones(10, 100)}, tmp_path / "small.pt")
+    with zipfile.ZipFile(tmp_path / "small.pt") as source:
+        members = {name: source.read(name) for name in source.namelist()}
+    name = next(n for n in members if n.endswith("data.pkl"))
+    forged = members[name].replace(b"K\nKd\x86", b"J\x00\x00\x01\x00J\x00\x00\x01\x00\x86")
+    assert forged != members[name]  # shape (10, 100) as BININT1s, now two BININTs of 65536
+    with zipfile.ZipFile(tmp_path / "forged.pt", "w", zipfile.ZIP_STORED) as target:
+        for member, data in members.items():
+            target.writestr(member, forged if member == name else data)
+    with pytest.raises(FourierCircuitsError, match="not a valid PyTorch file"):
+        load_state_dict(tmp_path / "forged.pt")
