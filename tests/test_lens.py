@@ -324,3 +324,32 @@ def test_single_frequency_shares_equal_least_squares() -> None:
         fit = basis @ np.linalg.lstsq(basis, centred, rcond=None)[0]
         assert shares[0, w - 1] == pytest.approx(fit @ fit / (centred @ centred), rel=1e-9)
     assert len(frequency_vectors(p, k, 1)) == 3**k - 1
+
+
+@pytest.mark.slow
+def test_inspect_reads_a_transformer_lens_file(
+    tl: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import json
+
+    from fourier_circuits.experiments.cli import main
+
+    torch = tl[0]
+    model = build(tl, 7, 2, seed=6, normalization_type="LN", act_fn="gelu")
+    target = tmp_path / "grokking.pt"
+    torch.save({"model": model.state_dict(), "config": clean_config(model)}, target)
+    assert main(["inspect", str(target), "--json", "--out", str(tmp_path / "out")]) == 1
+    data = json.loads(capsys.readouterr().out)
+    assert data["format"] == "lens" and data["config"]["normalization_type"] == "LN"
+    assert data["checked"] == ["accuracy", "attention_fourier", "attention_fourier_eq"]
+    assert set(data["figures"]) == {"lens_attention.png", "lens_embedding.png", "lens_neurons.png"}
+    assert all((tmp_path / "out" / name).is_file() for name in data["figures"])
+    inputs = all_inputs(7, 2)
+    expected = np.mean(reference(tl, model, inputs).argmax(axis=1) == inputs.sum(axis=1) % 7)
+    assert data["accuracy"] == expected
+    # --claims: the MLP claims' names stand for the Transformer's counterparts or do not apply
+    assert main(["inspect", str(target), "--json", "--claims", "fourier,margin"]) == 1
+    data = json.loads(capsys.readouterr().out)
+    assert data["checked"] == ["attention_fourier", "attention_fourier_eq"]
+    assert "margin_reaches_gamma_star" in data["claims_not_applicable"]
+    assert main(["inspect", str(target), "--json", "--claims", "none"]) == 0
