@@ -3,8 +3,9 @@ arXiv 2402.09469 (Fig. 3) and Nanda et al. (arXiv 2301.05217) show; matplotlib i
 the functions (Agg, PNG, written atomically by experiments.plots.save_figure).
 
 - lens_attention.png: for up to PLOTTED_HEADS heads (strongest first), the number-number score
-  matrix M_h[a, b] and its 2-D power spectrum (frequencies -h..h, DC hidden), then the '=' query's
-  scores against the number keys S_h[t, b] (one row per position t) and their 1-D spectra;
+  matrix M_h[a, b] (token part) and its 2-D power spectrum (frequencies -h..h, DC hidden), then
+  the '=' query's scores against the number keys S_h[t, b] (one row per position t) and their
+  1-D spectra;
 - lens_embedding.png: the number embeddings' power per frequency (Nanda's Fourier norms squared),
   the key frequencies marked;
 - lens_neurons.png: the MLP neurons' strongest frequency, single-frequency neurons (> 85% of
@@ -42,8 +43,8 @@ def attention_figure(analysis: LensAnalysis) -> Figure:
         limit = float(np.abs(M).max()) or 1.0
         axes[0, column].imshow(M, cmap="RdBu_r", vmin=-limit, vmax=limit, interpolation="nearest")
         axes[0, column].set_title(f"head {head}: number-number scores", fontsize="small")
-        axes[0, column].set_xlabel("key b (position 0)")
-        axes[0, column].set_ylabel(f"query a (position {k - 1})")
+        axes[0, column].set_xlabel("key token b")
+        axes[0, column].set_ylabel("query token a")
         spectrum = np.fft.fftshift(np.abs(np.fft.fft2(M)) ** 2)
         spectrum[h, h] = np.nan  # the DC term: a constant, which softmax ignores
         axes[1, column].imshow(spectrum, interpolation="nearest", extent=(lo, hi, hi, lo))
@@ -61,6 +62,7 @@ def attention_figure(analysis: LensAnalysis) -> Figure:
         axes[2, column].set_title("'=' query vs number keys (centred)", fontsize="small")
         axes[2, column].set_xlabel("key number b")
         axes[2, column].set_ylabel("key position t")
+        axes[2, column].set_yticks(range(k))
         one_sided = np.abs(np.fft.fft(S, axis=1)[:, 1 : h + 1]) ** 2
         for t in range(k):
             axes[3, column].plot(np.arange(1, h + 1), one_sided[t], marker=".", label=f"t={t}")
