@@ -2,8 +2,8 @@
 or an existing cluster at --scheduler), or one after another in this process (the reference the
 benchmark compares with). Dask is an optional extra, imported only here and only when used.
 
-A LocalCluster runs one process per worker, one thread each, with the BLAS and OpenMP pools of
-each worker pinned to one thread (OMP_NUM_THREADS and friends, set before the worker starts, and
+A LocalCluster runs one process per worker (forked from this one where that is safe: see
+start_method), one thread each, with the BLAS and OpenMP pools of each worker pinned to one thread (OMP_NUM_THREADS and friends, set before the worker starts, and
 threadpoolctl and torch inside it), so cells do not oversubscribe the cores. Training picks its
 own torch threads as the single command does (constructions.training.loop.thread_limit: one for
 small problems), so a cell's numbers are the single command's; for large problems give
@@ -82,6 +82,15 @@ def pin_threads() -> None:
         torch.set_num_threads(1)
 
 
+def start_method() -> str:
+    """How LocalCluster workers start: forked from this process where that is safe to ask for
+    (Linux, Python < 3.12, which does not yet warn about forking a process with threads), so
+    they inherit what it has imported (torch: seconds per worker); spawned elsewhere."""
+    if sys.platform == "linux" and sys.version_info < (3, 12):
+        return "fork"
+    return "spawn"
+
+
 @contextlib.contextmanager
 def client(*, scheduler: str | None = None, workers: int | None = None) -> Iterator[Any]:
     """A dask.distributed Client: connected to `scheduler` (refused within CONNECT_SECONDS when
@@ -104,14 +113,17 @@ def client(*, scheduler: str | None = None, workers: int | None = None) -> Itera
             connected.run(pin_threads)
             yield connected
         return
-    cluster = LocalCluster(
-        n_workers=workers or default_workers(),
-        threads_per_worker=1,
-        processes=True,
-        dashboard_address=None,
-        silence_logs=logging.ERROR,
-        env=THREAD_ENV,
-    )
+    import dask
+
+    with dask.config.set({"distributed.worker.multiprocessing-method": start_method()}):
+        cluster = LocalCluster(
+            n_workers=workers or default_workers(),
+            threads_per_worker=1,
+            processes=True,
+            dashboard_address=None,
+            silence_logs=logging.ERROR,
+            env=THREAD_ENV,
+        )
     try:
         connected = Client(cluster)
         with contextlib.closing(connected):
