@@ -3,8 +3,9 @@ or an existing cluster at --scheduler), or one after another in this process (th
 benchmark compares with). Dask is an optional extra, imported only here and only when used.
 
 A LocalCluster runs one process per worker (forked from this one where that is safe: see
-start_method), one thread each, with the BLAS and OpenMP pools of each worker pinned to one thread (OMP_NUM_THREADS and friends, set before the worker starts, and
-threadpoolctl and torch inside it), so cells do not oversubscribe the cores. Training picks its
+start_method), one thread each, with the BLAS and OpenMP pools of each worker pinned to one
+thread (OMP_NUM_THREADS and friends, set before the worker starts, and threadpoolctl and torch
+inside it), so cells do not oversubscribe the cores. Training picks its
 own torch threads as the single command does (constructions.training.loop.thread_limit: one for
 small problems), so a cell's numbers are the single command's; for large problems give
 threads=1 on the grid. A cluster elsewhere (dask-jobqueue's SLURMCluster, say) is reached with
