@@ -74,15 +74,6 @@ def reference(tl: Any, model: Any, inputs: np.ndarray) -> np.ndarray:
         return model(torch.from_numpy(tokens))[:, -1].numpy()
 
 
-def clean_config(model: Any) -> dict[str, Any]:
-    """cfg.to_dict() with numpy scalars as floats (TransformerLens leaves np.float64 in
-    attn_scale and initializer_range, which torch.load(weights_only=True) refuses)."""
-    return {
-        key: float(value) if isinstance(value, np.floating) else value
-        for key, value in model.cfg.to_dict().items()
-    }
-
-
 @pytest.mark.parametrize(
     ("normalization", "act"),
     [(None, "relu"), ("LN", "gelu"), ("LN", "gelu_new"), ("RMS", "silu"), ("LNPre", "relu")],
@@ -96,7 +87,7 @@ def test_logits_equal_transformer_lens(
     inputs = all_inputs(p, k)
     expected = reference(tl, model, inputs)
     checkpoint = tmp_path / "grokking.pt"  # grokking-style: the state dict and its config
-    torch.save({"model": model.state_dict(), "config": clean_config(model)}, checkpoint)
+    torch.save({"model": model.state_dict(), "config": model.cfg.to_dict()}, checkpoint)
     lens = lens_from_state(load_state_dict(checkpoint))
     assert (lens.act, lens.normalization) == (act, normalization or "none")
     np.testing.assert_allclose(lens_logits(lens, inputs), expected, rtol=0, atol=LOGIT_ATOL)
@@ -337,7 +328,7 @@ def test_inspect_reads_a_transformer_lens_file(
     torch = tl[0]
     model = build(tl, 7, 2, seed=6, normalization_type="LN", act_fn="gelu")
     target = tmp_path / "grokking.pt"
-    torch.save({"model": model.state_dict(), "config": clean_config(model)}, target)
+    torch.save({"model": model.state_dict(), "config": model.cfg.to_dict()}, target)
     assert main(["inspect", str(target), "--json", "--out", str(tmp_path / "out")]) == 1
     data = json.loads(capsys.readouterr().out)
     assert data["format"] == "lens" and data["config"]["normalization_type"] == "LN"
