@@ -155,3 +155,24 @@ def test_chunk_rows_depends_only_on_width_dtype_and_device() -> None:
     assert chunks.chunk_rows(480, 4) == 2 * rows
     assert chunks.chunk_rows(10**9, 8) == chunks.MIN_ROWS
     assert chunks.chunk_rows(480, 8, cuda=True) == chunks.CUDA_CHUNK_BYTES // (480 * 8)
+
+
+def test_float32_gradient_near_the_max_margin_network_keeps_its_digits() -> None:
+    """At the analytic max-margin network with every gap T = 20, the wrong labels' softmax share
+    is ~(p-1) e^-20 ~ 8e-9, below float32's resolution near 1: the kernel forms the loss and the
+    label's gradient from that share itself and agrees with float64 to ~1e-6, where plain float32
+    cross-entropy (negative control) rounds the loss to 0 and the gradient is off by ~100%."""
+    from fourier_circuits.constructions import construct
+
+    net = construct(5, 2).normalized()
+    scale = 20.0 / gamma_star(5, 2)
+    batch = model.make_batch(all_inputs(Task(5, 2)), 5, device=torch.device("cpu"))
+    U64, W64 = torch.tensor(net.U), torch.tensor(net.W)
+    exact = kernel.ce_gradients(U64, W64, batch.inputs, batch.labels, scale=scale)
+    single = kernel.ce_gradients(U64.float(), W64.float(), batch.inputs, batch.labels, scale=scale)
+    assert single.loss == pytest.approx(exact.loss, rel=1e-5)
+    assert _relative(single.dU.double(), exact.dU) < 1e-4
+    assert _relative(single.dW.double(), exact.dW) < 1e-4
+    loss, dU, dW, _ = _autograd(U64.float(), W64.float(), batch, scale)
+    assert loss == 0.0
+    assert _relative(dU.double(), exact.dU) > 0.5 and _relative(dW.double(), exact.dW) > 0.5
