@@ -344,3 +344,15 @@ def test_inspect_reads_a_transformer_lens_file(
     assert data["checked"] == ["attention_fourier", "attention_fourier_eq"]
     assert "margin_reaches_gamma_star" in data["claims_not_applicable"]
     assert main(["inspect", str(target), "--json", "--claims", "none"]) == 0
+
+
+def test_the_configs_attention_scale_is_used(tl: Any) -> None:
+    model = build(tl, 5, 2, seed=7, use_attn_scale=False)
+    inputs = all_inputs(5, 2)
+    state = state_dict_from_mapping(model.state_dict(), metadata={"config": model.cfg.to_dict()})
+    lens = lens_from_state(state)
+    assert lens.attn_scale == 1.0
+    expected = reference(tl, model, inputs)
+    np.testing.assert_allclose(lens_logits(lens, inputs), expected, rtol=0, atol=LOGIT_ATOL)
+    bare = lens_from_state(state_dict_from_mapping(model.state_dict()))  # control: sqrt(d_head)
+    assert np.abs(lens_logits(bare, inputs) - expected).max() > 1e-6

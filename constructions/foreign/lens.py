@@ -209,7 +209,7 @@ def _check_config(config: Mapping[str, Any], shapes: Mapping[str, int], where: s
         given = config.get(name)
         if name == "d_mlp" and (given is None or given == -1 or config.get("attn_only")):
             continue
-        if given is not None and given != value:
+        if given is not None and given != -1 and given != value:  # -1: TransformerLens's unset
             raise FourierCircuitsError(
                 f"{where}: its config says {name}={given!r} but the weights' shapes give {value}"
             )
@@ -358,7 +358,7 @@ def lens_from_state(
     absent += [_KEYS[n] for n in ("b_in", "b_out") if has_mlp and n not in raw]
     if absent:
         notes.append(f"biases absent, taken as zero: {', '.join(absent)}")
-    eps = float(config.get("eps", DEFAULT_EPS))
+    eps = _positive(config.get("eps"), DEFAULT_EPS, "eps")
     scale = _attn_scale(config, dh)
     if "attn_scale" not in config and "use_attn_scale" not in config:
         notes.append(f"attention scores divided by sqrt(d_head) = {scale:.6g} (the default)")
@@ -391,14 +391,28 @@ def lens_from_state(
     )
 
 
+def _positive(value: Any, default: float, name: str) -> float:
+    """A config's positive finite number, or the default when it is absent (None)."""
+    if value is None:
+        return default
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        number = math.nan
+    if not (math.isfinite(number) and number > 0):
+        raise FourierCircuitsError(f"the config's {name}={value!r} must be a positive number")
+    return number
+
+
 def _attn_scale(config: Mapping[str, Any], d_head: int) -> float:
     """TransformerLens: scores / attn_scale, attn_scale = sqrt(d_head) unless the config sets it
     (attn_scale > 0), or 1 when use_attn_scale is False."""
     if config.get("use_attn_scale", True) is False:
         return 1.0
     given = config.get("attn_scale", -1.0)
-    value = float(given) if given is not None else -1.0
-    return value if value > 0 and math.isfinite(value) else math.sqrt(d_head)
+    if given is None or (isinstance(given, (int, float)) and given == -1):
+        return math.sqrt(d_head)  # TransformerLens's default
+    return _positive(given, math.sqrt(d_head), "attn_scale")
 
 
 def _task_size(
