@@ -92,8 +92,12 @@ ALIASED_DESIGNS: dict[tuple[int, int], PhaseDesign] = {
         _digits("023 130 134 241 243 245 352 354 405"),
     ),
 }
-#: Largest k for which sdp_lower_bound agrees to run (k = 3: an 81 x 81 PSD matrix, ~20 s).
-SDP_MAX_K = 3
+#: Largest k for which sdp_lower_bound agrees to run: k = 2, 3 unreduced (a 15 x 15 and an
+#: 81 x 81 PSD matrix, ~20 s) or reduced by symmetry (under 1 s); k = 4 (431 x 431) and k = 5
+#: (2313 x 2313) only reduced by symmetry (constructions.convex.delsarte).
+SDP_MAX_K = 5
+#: Largest k solved unreduced by default (symmetric=None).
+SDP_FULL_MAX_K = 2
 #: Slack added to the SDP certificate beyond its measured defects, far above float64 rounding
 #: (entries of M are O(1), sums of at most 81^2 of them: rounding ~1e-12).
 SDP_PAD = 1e-7
@@ -133,7 +137,11 @@ def clique_lower_bound(k: int, chars: tuple[tuple[int, ...], ...] | None = None)
 
 
 def sdp_lower_bound(
-    k: int, *, solver: str = "CLARABEL", solver_options: Mapping[str, Any] | None = None
+    k: int,
+    *,
+    solver: str = "CLARABEL",
+    solver_options: Mapping[str, Any] | None = None,
+    symmetric: bool | None = None,
 ) -> LowerBound:
     """Delsarte's bound with F = g* M g, g = (e^{i a.t})_{a in V u {0}}, M >= 0 (module docstring):
     maximise F(0) = 1'M1 subject to tr M = F_0 = 1 and sum_{a-b=u} M_ab = 0 for u not in V u {0}.
@@ -143,10 +151,21 @@ def sdp_lower_bound(
     |g|^2 = lambda_min |A|) and has spectrum in V u {0}; the bound is F~(0) / F~_0, rounded up
     after subtracting SDP_PAD (N is an integer). This holds for any symmetric M, so an answer the
     solver reports OPTIMAL_INACCURATE is used too, labelled in `method` and `solver_status`.
-    `solver_options` go to the solver (default: none, the solver's own tolerances)."""
+    `solver_options` go to the solver (default: none, the solver's own tolerances).
+
+    symmetric (default: k > SDP_FULL_MAX_K): solve the program reduced by its symmetry S_k x {+-1}
+    (constructions.convex.delsarte: a few small blocks instead of one (n, n) matrix) and rebuild
+    the invariant M from the blocks; the bound is then computed from that M by the same
+    delsarte_ratio, so the reduction is not trusted. Unreduced only for k <= 3."""
     k = validate_k(k)
     if k > SDP_MAX_K:
         raise FourierCircuitsError(f"sdp_lower_bound: k={k} > {SDP_MAX_K} is too large here")
+    if symmetric is None:
+        symmetric = k > SDP_FULL_MAX_K
+    if symmetric:
+        return _symmetric_lower_bound(k, solver, solver_options)
+    if k > 3:
+        raise FourierCircuitsError(f"sdp_lower_bound: k={k} unreduced does not fit; symmetric=True")
     n, bad = _outside_entries(k)
     M = cp.Variable((n, n), symmetric=True)
     flat = cp.vec(M, order="C")
@@ -162,6 +181,27 @@ def sdp_lower_bound(
     if info.inaccurate:
         method += f", solver status {info.status}: bound recomputed from the post-processed F"
     return LowerBound(k, math.ceil(raw - SDP_PAD), method, raw, info.status)
+
+
+def _symmetric_lower_bound(
+    k: int, solver: str, solver_options: Mapping[str, Any] | None
+) -> LowerBound:
+    """sdp_lower_bound through constructions.convex.delsarte.symmetric_sdp, made rigorous by
+    delsarte_ratio on the rebuilt full M."""
+    from fourier_circuits.constructions.convex.delsarte import symmetric_sdp
+
+    V = set(unwanted_characters(k))
+    A = np.array([(0,) * k, *sorted(V)], dtype=np.int64)  # the index order of _outside_entries
+    found = symmetric_sdp(A, V, solver=solver, solver_options=dict(solver_options or {}))
+    raw = delsarte_ratio(found.M, k)
+    sizes = ", ".join(f"{m}x{m}" + (f" (x{d})" if d > 1 else "") for m, d in found.blocks)
+    method = (
+        f"Delsarte SDP over V u {{0}}, reduced by S_{k} x {{+-1}} to blocks {sizes} ({solver}); "
+        "bound from the rebuilt full M"
+    )
+    if found.inaccurate:
+        method += f", solver status {found.status}: bound recomputed from the post-processed F"
+    return LowerBound(k, math.ceil(raw - SDP_PAD), method, raw, found.status)
 
 
 def _outside_entries(k: int) -> tuple[int, list[list[int]]]:

@@ -9,7 +9,8 @@ The smallest design found is the rank-1 lattice (2 * 3^(k-1) points per frequenc
 integer-program search or a tiny-p aliased design does better; it is proved exactly
 (constructions.exact.prove_design: every unwanted character vanishes; for an aliased design the
 exact margin over D_p); the lower bound per frequency is the largest of the clique bound and, for
-k <= SDP_MAX_K, the Delsarte SDP made rigorous; with p, the width (p-1)/2 times the design's size
+k <= SDP_DEFAULT_MAX_K, the Delsarte SDP made rigorous (reduced by the symmetry S_k x {+-1} for
+k >= 3, constructions.convex.delsarte); with p, the width (p-1)/2 times the design's size
 and its brute-force margin ratio (theory.margin_report) while p^k <= BRUTE_FORCE_MAX_EXAMPLES.
 """
 
@@ -46,6 +47,9 @@ from fourier_circuits.theory.tolerances import MARGIN_RTOL
 BRUTE_FORCE_MAX_EXAMPLES = 200_000
 #: Grid Z_L^k of the integer-program design search.
 SEARCH_L = 6
+#: Largest k whose Delsarte SDP smallest_width runs (k = 4: about 15 s; k = 5, which
+#: min_width.sdp_lower_bound also answers, takes minutes: docs/min-width.md).
+SDP_DEFAULT_MAX_K = 4
 #: Largest order answered: the lattice design has 2 * 3^(k-1) points and its exact proof checks
 #: every unwanted character (12,500 at k = 6, 2.6 s; the count grows about 5x per order).
 MAX_K = 6
@@ -95,7 +99,13 @@ class SmallestWidth:
             "lower_bound_per_frequency": self.lower_bound_per_frequency,
             "lower_bound_method": self.lower_bound_method,
             "lower_bounds": [
-                {"value": b.value, "raw": b.raw, "method": b.method} for b in self.lower_bounds
+                {
+                    "value": b.value,
+                    "raw": b.raw,
+                    "method": b.method,
+                    "solver_status": b.solver_status,
+                }
+                for b in self.lower_bounds
             ],
             "lower_bound_valid_for": "every p without aliasing (all primes p >= 2k+1)",
             "paper_size": self.paper_size,
@@ -119,8 +129,8 @@ def smallest_width(
 ) -> SmallestWidth:
     """The smallest width result for order k (and, with p, at that p); see the module docstring.
 
-    sdp: the Delsarte SDP lower bound for k <= SDP_MAX_K; search_seconds: the time limit of an
-    integer-program search for a design below the lattice on the grid Z_SEARCH_L^k (0: none).
+    sdp: the Delsarte SDP lower bound for k <= SDP_DEFAULT_MAX_K; search_seconds: the time limit
+    of an integer-program search for a design below the lattice on the grid Z_SEARCH_L^k (0: none).
     """
     k = validate_k(k)
     if k > MAX_K:
@@ -137,7 +147,7 @@ def smallest_width(
     bounds: list[LowerBound] = []
     if k in (2, 3, 4, 5):
         bounds.append(clique_lower_bound(k))
-    if k <= SDP_MAX_K and sdp:
+    if k <= min(SDP_DEFAULT_MAX_K, SDP_MAX_K) and sdp:
         bounds.append(sdp_lower_bound(k))
     best_bound = max(bounds, key=lambda b: b.value, default=None)
     aliased = p is not None and frequency_collisions(p, k)[1] > 0

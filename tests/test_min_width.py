@@ -98,11 +98,76 @@ def test_delsarte_post_processing_defeats_forged_matrices() -> None:
         delsarte_ratio(np.full((n, n), np.nan), 2)
 
 
-@pytest.mark.slow
 def test_sdp_bound_k3_is_sixteen() -> None:
-    bound = sdp_lower_bound(3)
-    assert bound.value == 16 and 15.7 < bound.raw < 16
+    bound = sdp_lower_bound(3)  # reduced by symmetry (the default for k >= 3)
+    assert bound.value == 16 and 15.7 < bound.raw < 16 and "reduced by S_3" in bound.method
     assert get_design("lattice", 3).size >= bound.value
+
+
+def test_symmetric_sdp_agrees_with_the_unreduced_one_k2() -> None:
+    full, reduced = sdp_lower_bound(2, symmetric=False), sdp_lower_bound(2, symmetric=True)
+    assert full.value == reduced.value == 6 and reduced.raw == pytest.approx(full.raw, abs=1e-5)
+
+
+@pytest.mark.slow
+def test_symmetric_sdp_agrees_with_the_unreduced_one_k3() -> None:
+    full, reduced = sdp_lower_bound(3, symmetric=False), sdp_lower_bound(3)
+    assert full.value == reduced.value == 16 and reduced.raw == pytest.approx(full.raw, abs=1e-4)
+
+
+def _characters(k: int) -> np.ndarray:
+    return np.array([(0,) * k, *sorted(unwanted_characters(k))], dtype=np.int64)
+
+
+@pytest.mark.parametrize("k", [2, 3])
+def test_adapted_basis_block_diagonalises_invariant_matrices(k: int) -> None:
+    """An independent check of the reduction: a random G-invariant M has exactly the eigenvalues
+    of its blocks Q' M Q, each repeated d times, and the blocks' columns are orthonormal."""
+    from fourier_circuits.constructions.convex.delsarte import _average, adapted_basis, group_action
+
+    act = group_action(_characters(k))
+    basis = adapted_basis(act, seed=3)
+    n = act.shape[1]
+    M = _average(np.random.default_rng(7).standard_normal((n, n)), act)
+    M = (M + M.T) / 2
+    pieces = [np.repeat(np.linalg.eigvalsh(Q.T @ M @ Q), d) for Q, d in basis]
+    np.testing.assert_allclose(np.sort(np.concatenate(pieces)), np.linalg.eigvalsh(M), atol=1e-10)
+    Q = np.hstack([Q for Q, _ in basis])
+    np.testing.assert_allclose(Q.T @ Q, np.eye(Q.shape[1]), atol=1e-10)
+
+
+def test_group_action_refuses_a_set_that_is_not_invariant() -> None:
+    """Negative control: without the point (1, -1) the set is not closed under the symmetry."""
+    from fourier_circuits.constructions.convex.delsarte import group_action
+
+    A = np.array([a for a in _characters(2).tolist() if a != [1, -1]])
+    with pytest.raises(FourierCircuitsError, match="not invariant"):
+        group_action(A)
+
+
+@pytest.mark.slow
+def test_symmetric_sdp_bound_k4_is_forty() -> None:
+    """The Delsarte SDP for k = 4, reduced by S_4 x {+-1} (blocks of size <= 36 instead of one
+    431 x 431 matrix): 39.45, so at least 40 neurons per frequency (the clique gave 36)."""
+    bound = sdp_lower_bound(4)
+    assert bound.value == 40 and 39.4 < bound.raw < 39.5 and "reduced by S_4" in bound.method
+    assert clique_lower_bound(4).value == 36 < bound.value <= get_design("lattice", 4).size
+
+
+def test_forged_k4_certificates_fall_below_the_bound() -> None:
+    """Negative controls for k = 4: matrices that claim more than 40 (the all-ones M claims 431;
+    a PSD M with mass on a difference outside V u {0}, and one that is not PSD) are refused by
+    the post-processing: their rigorous bound stays below 40."""
+    n = len(unwanted_characters(4)) + 1
+    ones = np.ones((n, n)) / n
+    assert ones.sum() / np.trace(ones) == pytest.approx(n) and delsarte_ratio(ones, 4) < 40
+    rng = np.random.default_rng(0)
+    G = rng.standard_normal((n, 60))
+    psd = G @ G.T / np.trace(G @ G.T)  # PSD, but its spectrum leaves V u {0}
+    assert psd.sum() / np.trace(psd) > 0 and delsarte_ratio(psd, 4) < 40
+    not_psd = np.eye(n) / n
+    not_psd[0, 1:] = not_psd[1:, 0] = 0.5 / n  # 1'M1 / tr M = n, eigenvalue < 0
+    assert np.linalg.eigvalsh(not_psd)[0] < 0 and delsarte_ratio(not_psd, 4) < 40
 
 
 @pytest.mark.parametrize("size", [1, 3, 5])

@@ -1,0 +1,238 @@
+"""Delsarte's SDP for the smallest design (docs/min-width.md), reduced by its symmetry so that it
+finishes for k = 4 and 5: the matrix M is indexed by A = V u {0} (V: the unwanted characters) and
+the program (maximise 1'M1, tr M = 1, M >= 0, sum_{a-b=u} M_ab = 0 for u outside V u {0}) is
+invariant under G = S_k x {+-1}, the permutations of the k coordinates and the sign v -> -v,
+which map V to itself and act linearly (g(a) - g(b) = g(a - b)). Averaging a solution over G
+keeps it feasible with the same value, so an invariant optimum exists.
+
+Invariant matrices form an algebra that the symmetry-adapted basis block-diagonalises: with one
+column q per copy of each irreducible representation rho (Q_rho: n x m_rho), M = sum over rho of
+the blocks B_rho = Q_rho' M Q_rho (m_rho x m_rho, each repeated d_rho = dim rho times), so
+M >= 0 iff every B_rho >= 0, and every invariant functional is <C, M> = sum_rho d_rho
+<Q_rho' C Q_rho, B_rho>. The SDP in the blocks has a few blocks of size <= 36 (k = 4) instead of one
+431 x 431 matrix. The basis is found numerically (Murota, Kanno, Kojima, Kojima 2010): the
+eigenspaces of a random invariant matrix supported on the point orbits of G are irreducible
+submodules, a second random invariant matrix links those of the same representation, and
+projecting it aligns one vector per copy.
+
+Nothing here is trusted for the bound: the blocks are turned back into the full invariant M
+(M = sum_rho d_rho avg_g pi(g) Q_rho B_rho Q_rho' pi(g)', Schur's lemma) and
+constructions.min_width.delsarte_ratio makes that M rigorous exactly as for the unreduced SDP.
+"""
+
+from __future__ import annotations
+
+import itertools
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import cvxpy as cp
+import numpy as np
+import scipy.sparse as sp
+
+import fourier_circuits.theory.budget as budget
+from fourier_circuits.constructions.convex.solvers import solve
+from fourier_circuits.theory import FloatArray, FourierCircuitsError, IntArray
+
+#: Relative tolerance for equal eigenvalues of the random invariant matrix (its distinct
+#: eigenvalues are O(1) apart over n <= 2313; rounding is ~1e-13).
+EIGEN_RTOL = 1e-8
+#: Entries below this are rounding in the basis and the block coefficients.
+ZERO_ATOL = 1e-12
+
+
+@dataclass(frozen=True)
+class SymmetricSdp:
+    """The reduced program's answer: the full invariant M (n, n) rebuilt from the blocks, the
+    block sizes (m_rho, d_rho), the solver's status and value, and seconds."""
+
+    k: int
+    M: FloatArray
+    blocks: tuple[tuple[int, int], ...]
+    n_constraints: int
+    status: str
+    inaccurate: bool
+    value: float
+    seconds: float
+
+
+def group_action(A: IntArray) -> IntArray:
+    """(|G|, n): row g maps index i to the index of g(A[i]), G = S_k x {+-1}."""
+    k = A.shape[1]
+    index = {tuple(a): i for i, a in enumerate(A.tolist())}
+    rows = []
+    for perm in itertools.permutations(range(k)):
+        for s in (1, -1):
+            image = s * A[:, list(perm)]
+            missing = [tuple(v) for v in image.tolist() if tuple(v) not in index]
+            if missing:
+                raise FourierCircuitsError(
+                    f"the characters are not invariant under S_k x {{+-1}}: {missing[0]} (an "
+                    "image of one of them) is not among them"
+                )
+            rows.append([index[tuple(v)] for v in image.tolist()])
+    return np.array(rows, dtype=np.int64)
+
+
+def _average(X: FloatArray, act: IntArray) -> FloatArray:
+    """(1/|G|) sum_g pi(g) X pi(g)': the invariant part of X."""
+    R = np.zeros_like(X)
+    for p in act:
+        R += X[np.ix_(p, p)]
+    return R / len(act)
+
+
+def adapted_basis(act: IntArray, *, seed: int = 0) -> list[tuple[FloatArray, int]]:
+    """[(Q_rho, d_rho)]: per isotypic component, one unit vector per copy, aligned (module
+    docstring); checked: sum m_rho d_rho = n."""
+    n = act.shape[1]
+    rng = np.random.default_rng(seed)
+    orbit = act.min(axis=0)  # each point's orbit, named by its smallest index
+    same = orbit[:, None] == orbit[None, :]
+    R1 = _average(rng.standard_normal((n, n)) * same, act)
+    R1 = (R1 + R1.T) / 2
+    R2 = _average(rng.standard_normal((n, n)), act)
+    R2 = (R2 + R2.T) / 2
+    w, E = np.linalg.eigh(R1)
+    spaces, i = [], 0
+    scale = max(1.0, float(np.abs(w).max()))
+    while i < n:  # eigenspaces: runs of equal eigenvalues
+        j = i + 1
+        while j < n and w[j] - w[i] < EIGEN_RTOL * scale:
+            j += 1
+        spaces.append(E[:, i:j])
+        i = j
+    # eigenspaces of the same representation are linked by R2 (union-find)
+    parent = list(range(len(spaces)))
+
+    def root(x: int) -> int:
+        while parent[x] != x:
+            parent[x] = parent[parent[x]]
+            x = parent[x]
+        return x
+
+    T = np.abs(E.T @ R2 @ E)  # R2 in the eigenbasis: eigenspace a, b linked iff block (a, b) != 0
+    starts = np.cumsum([0] + [sp_.shape[1] for sp_ in spaces])
+    # the largest entry of each (a, b) block, by reductions over the runs of equal eigenvalues
+    peaks = np.maximum.reduceat(np.maximum.reduceat(T, starts[:-1], axis=0), starts[:-1], axis=1)
+    dims = np.diff(starts)
+    linked = (peaks > 1e-8 * scale) & (dims[:, None] == dims[None, :])
+    for a, b in zip(*np.nonzero(np.triu(linked, 1)), strict=True):
+        parent[root(int(a))] = root(int(b))
+    groups: dict[int, list[int]] = {}
+    for a in range(len(spaces)):
+        groups.setdefault(root(a), []).append(a)
+    basis = []
+    for members in groups.values():
+        first = spaces[members[0]]
+        x1 = first @ rng.standard_normal(first.shape[1])
+        x1 /= np.linalg.norm(x1)
+        columns = [x1]
+        for b in members[1:]:  # the image of x1 in copy b: project R2 x1 onto it
+            y = spaces[b] @ (spaces[b].T @ (R2 @ x1))
+            columns.append(y / np.linalg.norm(y))
+        Q = np.array(columns).T
+        Q[np.abs(Q) < ZERO_ATOL] = 0.0
+        basis.append((Q, first.shape[1]))
+    total = sum(Q.shape[1] * d for Q, d in basis)
+    if total != n:
+        raise FourierCircuitsError(f"symmetry-adapted basis: sum m_rho d_rho = {total} != n = {n}")
+    return basis
+
+
+def outside_orbits(A: IntArray, V: set[tuple[int, ...]], act: IntArray) -> list[sp.csr_array]:
+    """One invariant 0/1 matrix C (n, n) per G-orbit of differences u = a - b outside V u {0}:
+    C_ab = 1 when a - b is in the orbit (so <C, M> = 0 is the orbit's constraints, summed)."""
+    n, k = A.shape
+    half = 2 * int(np.abs(A).max())  # differences lie in [-half, half]^k
+    base = 2 * half + 1
+    diff = (A[:, None, :] - A[None, :, :]).reshape(n * n, k)
+    weights = base ** np.arange(k)
+    codes = (diff + half) @ weights  # one integer per difference vector
+    good = np.array([(np.array(v) + half) @ weights for v in (*V, (0,) * k)])
+    outside = ~np.isin(codes, good)
+    # the orbit of u: the smallest code of g(u) over G (permutations and sign)
+    canon = np.full(n * n, np.iinfo(np.int64).max)
+    for perm in itertools.permutations(range(k)):
+        for s in (1, -1):
+            canon = np.minimum(canon, (s * diff[:, list(perm)] + half) @ weights)
+    labels, which = np.unique(canon[outside], return_inverse=True)
+    flat = np.flatnonzero(outside)
+    rows, cols = np.divmod(flat, n)
+    matrices = []
+    order = np.argsort(which, kind="stable")
+    bounds = np.searchsorted(which[order], np.arange(len(labels) + 1))
+    for o in range(len(labels)):
+        sel = order[bounds[o] : bounds[o + 1]]
+        data = np.ones(len(sel))
+        matrices.append(sp.csr_array((data, (rows[sel], cols[sel])), shape=(n, n)))
+    return matrices
+
+
+def require_symmetric_sdp(k: int, n: int) -> None:
+    """Refuse a reduction that would not fit: about 12 float64 n x n matrices at once (the random
+    invariant matrices, their eigenvectors, the rebuilt M) and |G| n^2 steps of averaging."""
+    order = 2 * np.prod(np.arange(1, k + 1))
+    budget.require_memory(
+        f"the symmetry-reduced Delsarte SDP for k={k} (n = {n})",
+        12 * 8 * n * n,
+        fix="choose a smaller k",
+    )
+    budget.require_time(
+        f"the symmetry-reduced Delsarte SDP for k={k}", 40.0 * order * n * n, fix="a smaller k"
+    )
+
+
+def symmetric_sdp(
+    A: IntArray,
+    V: set[tuple[int, ...]],
+    *,
+    solver: str = "CLARABEL",
+    solver_options: dict[str, Any] | None = None,
+) -> SymmetricSdp:
+    """Solve the G-invariant Delsarte SDP over A = V u {0} (A[0] = 0) in its blocks and return
+    the rebuilt invariant M; the caller makes M rigorous (min_width.delsarte_ratio)."""
+    start = time.perf_counter()
+    n, k = A.shape
+    require_symmetric_sdp(k, n)
+    act = group_action(A)
+    basis = adapted_basis(act)
+    sparse_q = [sp.csc_array(Q) for Q, _ in basis]
+    outside = outside_orbits(A, V, act)
+    # rows: tr M = 1, then one <C, M> = 0 per orbit outside; per block the coefficients
+    # d_rho vec(Q' C Q) of each row (<C, M> = sum_rho d_rho <Q' C Q, B_rho> for invariant C)
+    functionals = [sp.identity(n, format="csr"), *outside]
+    blocks, expressions, objective = [], [], []
+    for (Q, d), Qs in zip(basis, sparse_q, strict=True):
+        m = Q.shape[1]
+        B = cp.Variable((m, m), PSD=True)
+        rows = [(d * (Qs.T @ C @ Qs).toarray()).ravel() for C in functionals]
+        coef = np.array(rows)
+        coef[np.abs(coef) < ZERO_ATOL] = 0.0
+        expressions.append(sp.csr_array(coef) @ cp.vec(B, order="C"))
+        total = Q.sum(axis=0)  # <J, M> = 1'M1: its block is d (Q'1)(Q'1)'
+        objective.append(d * cp.sum(cp.multiply(np.outer(total, total), B)))
+        blocks.append(B)
+    rhs = np.zeros(len(functionals))
+    rhs[0] = 1.0
+    problem = cp.Problem(cp.Maximize(cp.sum(cp.hstack(objective))), [cp.sum(expressions) == rhs])
+    options = {solver: dict(solver_options or {})}
+    what = f"symmetric Delsarte SDP (k={k})"
+    info = solve(problem, (solver,), what=what, options=options, allow_inaccurate=True)
+    N = np.zeros((n, n))
+    for (Q, d), B in zip(basis, blocks, strict=True):
+        if B.value is None:
+            raise FourierCircuitsError(f"symmetric Delsarte SDP (k={k}): no block values")
+        N += d * (Q @ B.value @ Q.T)
+    M = _average(N, act)  # Schur: the average of pi(g) q q' pi(g)' is I / d on each copy
+    return SymmetricSdp(
+        k=k,
+        M=(M + M.T) / 2,
+        blocks=tuple((Q.shape[1], d) for Q, d in basis),
+        n_constraints=len(functionals),
+        status=info.status,
+        inaccurate=info.inaccurate,
+        value=float(problem.value),
+        seconds=time.perf_counter() - start,
+    )
