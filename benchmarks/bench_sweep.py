@@ -7,7 +7,10 @@ the 2-core machine), and every cell's numbers compared (identical but for wall-c
 
 Both timings run the whole typed path (experiments.sweep.run_sweep, no --out): the cluster's
 includes starting it and each worker's first imports (torch), the sequential one its first
-cell's. Load average is printed before and after: other jobs on the machine skew the ratio.
+cell's. Load average is printed before and after: other jobs on the machine skew the ratio. The
+control runs the last cell in one plain process, then in two at once (no Dask):
+machine_slowdown_two_at_once near 1 means the machine has two cores' worth of time for this
+session; near 2, one (other jobs take the rest), and no pool of workers can be faster then.
 """
 
 from __future__ import annotations
@@ -15,6 +18,8 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import statistics
+import subprocess
 import sys
 import time
 
@@ -22,6 +27,22 @@ from fourier_circuits.experiments.sweep import parse_grid, plan, run_sweep
 
 GRID = "p=17,23;k=2;seed=0..7"
 TARGET = 0.6
+#: The control: one cell's training seconds in a plain process, alone and beside a second one.
+_CONTROL = """
+import json, sys
+from fourier_circuits.experiments.sweep import run_cell
+run_cell("train", ["--p=5", "--k=2", "--steps=10"])  # imports and first-call costs
+print(json.dumps(run_cell("train", sys.argv[1:])["data"]["seconds"]))
+"""
+
+
+def _control(argv: list[str], copies: int) -> float:
+    """Mean training seconds of one cell run in `copies` plain processes at once (no Dask)."""
+    children = [
+        subprocess.Popen([sys.executable, "-c", _CONTROL, *argv], stdout=subprocess.PIPE, text=True)
+        for _ in range(copies)
+    ]
+    return statistics.mean(float(child.communicate()[0]) for child in children)
 
 
 def _numbers(row: dict) -> dict:
@@ -44,6 +65,8 @@ def main() -> int:
     there = run_sweep(checked, executor="dask", workers=args.workers, figures=False)
     cluster = time.perf_counter() - start
     load_after = os.getloadavg()
+    control = list(checked.cells[-1].argv)
+    alone, beside = _control(control, 1), _control(control, 2)
     identical = [_numbers(a) for a in here.rows] == [_numbers(b) for b in there.rows]
     ok = [row["status"] for row in there.rows].count("ok")
     result = {
@@ -56,6 +79,11 @@ def main() -> int:
         "ratio": cluster / sequential,
         "target": TARGET,
         "identical_numbers": identical,
+        "control_cell": " ".join(control),
+        "control_alone_seconds": alone,
+        "control_two_at_once_seconds": beside,
+        # 1.0: two processes run truly in parallel; 2.0: they share one core's worth of time
+        "machine_slowdown_two_at_once": beside / alone,
         "load_before": load_before,
         "load_after": load_after,
         "cpus": len(os.sched_getaffinity(0)),
