@@ -314,6 +314,15 @@ def cli(argv: list[str], cwd: Path, timeout: float = 60) -> subprocess.Completed
     )
 
 
+def test_without_dask_the_sweep_says_how_to_install_it(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setitem(sys.modules, "distributed", None)  # import distributed: ImportError
+    assert main(["sweep", "construct", "--grid", "p=3;k=2"]) == 2
+    _, err = capsys.readouterr()
+    assert "pip install 'fourier-circuits[cluster]'" in err and len(err.splitlines()) == 1
+
+
 @pytest.mark.parametrize("kind", ["file", "fifo"])
 def test_a_dir_that_is_a_file_or_fifo_is_refused(tmp_path: Path, kind: str) -> None:
     target = tmp_path / "D"
