@@ -14,7 +14,7 @@ accuracy over all of D_p, normalized margin / gamma*, single-frequency share. A 
 so Theorem 4.1 is not judged: it exits 0 when the build has the peer's own defining property and
 1 when it does not; cogo6 equals the lattice design and keeps the designs' claim. --width only
 for gromov (any width >= 1; default the paper's 2^(2k-2)(p-1)), --seed only for gromov (default
-0); either flag for another design, and --exact for a peer, exit 2.
+0); --seed for another design, a --width other than its own, and --exact for a peer exit 2.
 """
 
 from __future__ import annotations
