@@ -196,7 +196,8 @@ def _symmetric_lower_bound(
     raw = delsarte_ratio(found.M, k)
     sizes = ", ".join(f"{m}x{m}" + (f" (x{d})" if d > 1 else "") for m, d in found.blocks)
     method = (
-        f"Delsarte SDP over V u {{0}}, reduced by S_{k} x {{+-1}} to blocks {sizes} ({solver}); "
+        f"Delsarte SDP over V u {{0}}, reduced by S_{k} x {{+-1}} to blocks {sizes} "
+        f"({found.solver}, {found.seconds:.1f} s); "
         "bound from the rebuilt full M"
     )
     if found.inaccurate:

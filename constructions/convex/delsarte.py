@@ -40,17 +40,22 @@ from fourier_circuits.theory import FloatArray, FourierCircuitsError, IntArray
 EIGEN_RTOL = 1e-8
 #: Entries below this are rounding in the basis and the block coefficients.
 ZERO_ATOL = 1e-12
+#: Tried when the chosen solver fails, with these options (first-order: the rigorous repair
+#: absorbs its looser feasibility).
+FALLBACK_SOLVER = "SCS"
+FALLBACK_OPTIONS = {"eps_abs": 1e-7, "eps_rel": 1e-7, "max_iters": 100_000}
 
 
 @dataclass(frozen=True)
 class SymmetricSdp:
     """The reduced program's answer: the full invariant M (n, n) rebuilt from the blocks, the
-    block sizes (m_rho, d_rho), the solver's status and value, and seconds."""
+    block sizes (m_rho, d_rho), the solver that answered, its status and value, and seconds."""
 
     k: int
     M: FloatArray
     blocks: tuple[tuple[int, int], ...]
     n_constraints: int
+    solver: str
     status: str
     inaccurate: bool
     value: float
@@ -152,13 +157,16 @@ def outside_orbits(A: IntArray, V: set[tuple[int, ...]], act: IntArray) -> list[
     codes = (diff + half) @ weights  # one integer per difference vector
     good = np.array([(np.array(v) + half) @ weights for v in (*V, (0,) * k)])
     outside = ~np.isin(codes, good)
-    # the orbit of u: the smallest code of g(u) over G (permutations and sign)
-    canon = np.full(n * n, np.iinfo(np.int64).max)
+    flat = np.flatnonzero(outside)
+    # the orbit of u: the smallest code of g(u) over G (permutations and sign), computed once per
+    # distinct difference
+    distinct, back = np.unique(codes[flat], return_inverse=True)
+    u = diff[flat[np.unique(back, return_index=True)[1]]]  # one vector per distinct code
+    canon = np.full(len(distinct), np.iinfo(np.int64).max)
     for perm in itertools.permutations(range(k)):
         for s in (1, -1):
-            canon = np.minimum(canon, (s * diff[:, list(perm)] + half) @ weights)
-    labels, which = np.unique(canon[outside], return_inverse=True)
-    flat = np.flatnonzero(outside)
+            canon = np.minimum(canon, (s * u[:, list(perm)] + half) @ weights)
+    labels, which = np.unique(canon[back], return_inverse=True)
     rows, cols = np.divmod(flat, n)
     matrices = []
     order = np.argsort(which, kind="stable")
@@ -217,9 +225,12 @@ def symmetric_sdp(
     rhs = np.zeros(len(functionals))
     rhs[0] = 1.0
     problem = cp.Problem(cp.Maximize(cp.sum(cp.hstack(objective))), [cp.sum(expressions) == rhs])
-    options = {solver: dict(solver_options or {})}
+    options = {FALLBACK_SOLVER: FALLBACK_OPTIONS, solver: dict(solver_options or {})}
     what = f"symmetric Delsarte SDP (k={k})"
-    info = solve(problem, (solver,), what=what, options=options, allow_inaccurate=True)
+    # Clarabel sometimes stops at a numerical error on these blocks (k = 5; k = 4 without its
+    # equilibration): SCS is tried next, and either answer is made rigorous by the caller
+    solvers = (solver,) if solver == FALLBACK_SOLVER else (solver, FALLBACK_SOLVER)
+    info = solve(problem, solvers, what=what, options=options, allow_inaccurate=True)
     N = np.zeros((n, n))
     for (Q, d), B in zip(basis, blocks, strict=True):
         if B.value is None:
@@ -231,6 +242,7 @@ def symmetric_sdp(
         M=(M + M.T) / 2,
         blocks=tuple((Q.shape[1], d) for Q, d in basis),
         n_constraints=len(functionals),
+        solver=info.solver,
         status=info.status,
         inaccurate=info.inaccurate,
         value=float(problem.value),
