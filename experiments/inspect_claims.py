@@ -7,8 +7,9 @@ grokking setup) is not margin-maximising, so its margin ratio is a fact about it
 the theorem. Here:
 - ``training_regime(meta)`` reads how a network was made from its file's metadata (this
   toolkit's provenance, a safetensors ``__metadata__``, a checkpoint's "config"): "max_margin"
-  (a construction, or a margin or GD run of `train`), "margin_training" (cross-entropy with
-  weight decay at most VANISHING_DECAY), "other" (MSE, or more weight decay), "unknown";
+  (a construction: claimed at gamma* itself), "margin_training" (a margin or GD run of `train`,
+  or cross-entropy with weight decay at most VANISHING_DECAY: claimed at MARGIN_RATIO_CLAIM),
+  "other" (MSE, or more weight decay), "unknown";
 - ``default_claims(kind, regime)``: an .npz file keeps every claim of the max-margin verdict
   (as `inspect` always did); a foreign file whose training maximises the margin gets them too,
   any other gets the Fourier claims only (the margin claims are reported, not checked);
@@ -117,8 +118,8 @@ def training_regime(meta: Mapping[str, Any]) -> tuple[str, str]:
     if command in ("construct", "solve"):
         return "max_margin", f"a construction of this toolkit (`{command}`): built at gamma*"
     if command == "train" and optimizer in ("margin", "gd"):
-        return "max_margin", (
-            f"`train --optimizer {optimizer}`: trained to maximise the normalized margin"
+        return "margin_training", (
+            f"`train --optimizer {optimizer}` of this toolkit: trained towards the maximum margin"
         )
     loss = str(_first(places, "loss", "loss_fn", "criterion", "objective") or "").lower()
     decay = _first(places, "weight_decay", "wd", "lambda", "lambda_")

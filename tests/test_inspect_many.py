@@ -120,7 +120,8 @@ def test_training_regimes_from_metadata() -> None:
     assert training_regime({"criterion": "CrossEntropyLoss", "weight_decay": 1.0})[0] == "other"
     assert training_regime({"loss": "cross-entropy"})[0] == "margin_training"
     provenance = json.dumps({"command": "train", "optimizer": "margin"})
-    assert training_regime({"provenance": provenance})[0] == "max_margin"
+    assert training_regime({"provenance": provenance})[0] == "margin_training"
+    assert training_regime({"provenance": json.dumps({"command": "construct"})})[0] == "max_margin"
 
 
 def test_an_npz_with_claims_chosen_and_many_files_with_one_failing(
@@ -166,3 +167,16 @@ def test_a_directory_without_network_files_and_a_missing_file_are_refused(
     construct(5, 2).save(tmp_path / "a.npz")
     assert main(["inspect", str(tmp_path / "a.npz"), str(tmp_path / "gone.pt")]) == 2
     assert "no such file" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_train_saves_safetensors_that_inspect_reads_as_margin_training(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    path = tmp_path / "run.safetensors"
+    assert main(["train", "--p", "5", "--k", "2", "--save", str(path), "--json"]) == 0
+    trained = json.loads(capsys.readouterr().out)
+    code, data = run_json(capsys, str(path))
+    assert abs(data["margin_ratio"] - trained["margin_ratio"]) < 1e-12
+    assert data["training"]["regime"] == "margin_training" and data["min_ratio"] == 0.99
+    assert code == 0 and data["checked"] == list(MAX_MARGIN_CLAIMS)
