@@ -4,9 +4,9 @@ On a terminal: a tqdm bar, redrawn in place. Anywhere else (stderr redirected to
 pipe, as under nohup, SLURM or CI): one plain line at most every LOG_SECONDS, the first after
 LOG_SECONDS (so a run shorter than that prints nothing, and an error stays the only line), and
 one at the end if any was printed (FOURIER_CIRCUITS_PROGRESS_SECONDS overrides LOG_SECONDS; 0
-logs every update), each naming the step, the fields the run reports, the steps per second and the time left if
-every step runs (an early stop ends sooner). Messages (`note`) go between the lines or above the
-bar. stdout is never touched, so `--json` keeps it to one object.
+logs every update), each naming the step, the fields the run reports, the steps per second and
+the time left if every step runs (an early stop ends sooner). Messages (`note`) go between the
+lines or above the bar. stdout is never touched, so `--json` keeps it to one object.
 """
 
 from __future__ import annotations
