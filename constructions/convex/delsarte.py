@@ -38,6 +38,9 @@ from fourier_circuits.theory import FloatArray, FourierCircuitsError, IntArray
 #: Relative tolerance for equal eigenvalues of the random invariant matrix (its distinct
 #: eigenvalues are O(1) apart over n <= 2313; rounding is ~1e-13).
 EIGEN_RTOL = 1e-8
+#: Random entries of the second invariant matrix before it is averaged over G (enough to link
+#: every copy of each representation; cheap: |G| LINK_PAIRS updates).
+LINK_PAIRS = 200_000
 #: Entries below this are rounding in the basis and the block coefficients.
 ZERO_ATOL = 1e-12
 #: Tried when the chosen solver fails, with these options (first-order: the rigorous repair
@@ -88,17 +91,29 @@ def _average(X: FloatArray, act: IntArray) -> FloatArray:
     return R / len(act)
 
 
+def _scatter_average(ia: IntArray, ib: IntArray, values: FloatArray, act: IntArray) -> FloatArray:
+    """The symmetrised invariant part of the sparse X with X[ia, ib] = values: (1/|G|) sum_g
+    pi(g) X pi(g)' (entry (g a, g b) receives X[a, b]; distinct pairs stay distinct under g)."""
+    n = act.shape[1]
+    R = np.zeros((n, n))
+    for g in act:
+        R[g[ia], g[ib]] += values
+    R /= len(act)
+    return (R + R.T) / 2
+
+
 def adapted_basis(act: IntArray, *, seed: int = 0) -> list[tuple[FloatArray, int]]:
     """[(Q_rho, d_rho)]: per isotypic component, one unit vector per copy, aligned (module
     docstring); checked: sum m_rho d_rho = n."""
     n = act.shape[1]
     rng = np.random.default_rng(seed)
     orbit = act.min(axis=0)  # each point's orbit, named by its smallest index
-    same = orbit[:, None] == orbit[None, :]
-    R1 = _average(rng.standard_normal((n, n)) * same, act)
-    R1 = (R1 + R1.T) / 2
-    R2 = _average(rng.standard_normal((n, n)), act)
-    R2 = (R2 + R2.T) / 2
+    ia, ib = np.nonzero(orbit[:, None] == orbit[None, :])  # pairs within a point orbit
+    R1 = _scatter_average(ia, ib, rng.standard_normal(len(ia)), act)
+    # R2 links the copies: random entries on LINK_PAIRS pairs (or all), averaged over G
+    count = min(n * n, LINK_PAIRS)
+    flat = rng.choice(n * n, size=count, replace=False)
+    R2 = _scatter_average(flat // n, flat % n, rng.standard_normal(count), act)
     w, E = np.linalg.eigh(R1)
     spaces, i = [], 0
     scale = max(1.0, float(np.abs(w).max()))
