@@ -31,7 +31,6 @@ reader does not compute (rotary positions, parallel attention and MLP, soft caps
 
 from __future__ import annotations
 
-import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -40,63 +39,25 @@ from typing import Any
 import numpy as np
 
 from fourier_circuits.constructions.foreign.files import StateDict
-from fourier_circuits.theory import FourierCircuitsError, Task
-from fourier_circuits.theory._validation import FloatArray, check_array, check_int
+from fourier_circuits.constructions.foreign.lens_config import (
+    ACTIVATIONS,
+    BLOCK,
+    DEFAULT_ACT,
+    DEFAULT_EPS,
+    KEYS,
+    SIGNATURE,
+    attn_scale,
+    check_config,
+    choose,
+    config_of,
+    normalization_of,
+    positive,
+    task_size,
+)
+from fourier_circuits.theory import FourierCircuitsError
+from fourier_circuits.theory._validation import FloatArray, check_array
 
-#: Activations computed (TransformerLens's act_fn names).
-ACTIVATIONS = ("relu", "gelu", "gelu_new", "gelu_fast", "gelu_pytorch_tanh", "silu")
-#: Normalisations computed ("none": no LayerNorm; TransformerLens's normalization_type names).
-NORMALIZATIONS = ("none", "LN", "LNPre", "RMS", "RMSPre")
-#: Activation when neither the caller nor the config names one (Nanda et al.'s grokking model).
-DEFAULT_ACT = "relu"
-#: TransformerLens's default LayerNorm epsilon.
-DEFAULT_EPS = 1e-5
-#: Keys that identify a TransformerLens state dict (is_lens_state).
-SIGNATURE = ("embed.W_E", "blocks.0.attn.W_Q", "unembed.W_U")
-
-_BLOCK = "blocks.0."
-# short name -> stored key; the order is that of a state dict
-_KEYS = {
-    "W_E": "embed.W_E",
-    "W_pos": "pos_embed.W_pos",
-    "ln1_w": "blocks.0.ln1.w",
-    "ln1_b": "blocks.0.ln1.b",
-    "W_Q": "blocks.0.attn.W_Q",
-    "b_Q": "blocks.0.attn.b_Q",
-    "W_K": "blocks.0.attn.W_K",
-    "b_K": "blocks.0.attn.b_K",
-    "W_V": "blocks.0.attn.W_V",
-    "b_V": "blocks.0.attn.b_V",
-    "W_O": "blocks.0.attn.W_O",
-    "b_O": "blocks.0.attn.b_O",
-    "ln2_w": "blocks.0.ln2.w",
-    "ln2_b": "blocks.0.ln2.b",
-    "W_in": "blocks.0.mlp.W_in",
-    "b_in": "blocks.0.mlp.b_in",
-    "W_out": "blocks.0.mlp.W_out",
-    "b_out": "blocks.0.mlp.b_out",
-    "lnf_w": "ln_final.w",
-    "lnf_b": "ln_final.b",
-    "W_U": "unembed.W_U",
-    "b_U": "unembed.b_U",
-}
 _BUFFERS = re.compile(r"(^|\.)(mask|IGNORE|rotary_sin|rotary_cos)$")
-# config entries whose non-default values change the forward pass beyond what is computed here
-_UNSUPPORTED: dict[str, Any] = {
-    "positional_embedding_type": "standard",
-    "parallel_attn_mlp": False,
-    "gated_mlp": False,
-    "use_qk_norm": False,
-    "use_local_attn": False,
-    "use_logn_attn": False,
-    "post_embedding_ln": False,
-    "use_normalization_before_and_after": False,
-    "final_rms": False,
-    "n_key_value_heads": None,
-    "clip_qkv": None,
-    "num_experts": None,
-    "use_attention_sinks": False,
-}
 
 
 @dataclass(frozen=True)
@@ -164,18 +125,9 @@ def is_lens_state(tensors: Mapping[str, Any]) -> bool:
     return all(key in tensors for key in SIGNATURE)
 
 
-def _config_of(state: StateDict) -> tuple[Mapping[str, Any], str]:
-    """The checkpoint's config (HookedTransformerConfig's fields) and its key, or ({}, "")."""
-    for key in ("config", "cfg"):
-        value = state.metadata.get(key)
-        if isinstance(value, Mapping):
-            return value, key
-    return {}, ""
-
-
 def _refuse_unknown(tensors: Mapping[str, np.ndarray], where: str) -> None:
-    known = set(_KEYS.values())
-    deeper = sorted(k for k in tensors if k.startswith("blocks.") and not k.startswith(_BLOCK))
+    known = set(KEYS.values())
+    deeper = sorted(k for k in tensors if k.startswith("blocks.") and not k.startswith(BLOCK))
     if deeper:
         shown = ", ".join(deeper[:6]) + (" ..." if len(deeper) > 6 else "")
         raise FourierCircuitsError(
@@ -188,7 +140,7 @@ def _refuse_unknown(tensors: Mapping[str, np.ndarray], where: str) -> None:
         raise FourierCircuitsError(
             f"{where}: keys {unknown[:6]} are not part of a one-layer TransformerLens model "
             "with standard positions, attention, an optional ReLU/GELU MLP and optional "
-            f"LayerNorm (known keys: {', '.join(_KEYS.values())}); this reader does not "
+            f"LayerNorm (known keys: {', '.join(KEYS.values())}); this reader does not "
             "compute what they would do"
         )
 
@@ -196,75 +148,8 @@ def _refuse_unknown(tensors: Mapping[str, np.ndarray], where: str) -> None:
 def _shape_rule(name: str, array: np.ndarray, expected: tuple[int, ...], meaning: str) -> None:
     if tuple(array.shape) != expected:
         raise FourierCircuitsError(
-            f"{_KEYS[name]} has shape {tuple(array.shape)}; expected {expected} ({meaning})"
+            f"{KEYS[name]} has shape {tuple(array.shape)}; expected {expected} ({meaning})"
         )
-
-
-def _check_config(config: Mapping[str, Any], shapes: Mapping[str, int], where: str) -> None:
-    """Refuse a config that contradicts the shapes or asks for an unsupported forward pass."""
-    layers = config.get("n_layers")
-    if layers is not None and layers != 1:
-        raise FourierCircuitsError(f"{where}: its config has n_layers={layers!r}; only 1 is read")
-    for name, value in shapes.items():
-        given = config.get(name)
-        if name == "d_mlp" and (given is None or given == -1 or config.get("attn_only")):
-            continue
-        if given is not None and given != -1 and given != value:  # -1: TransformerLens's unset
-            raise FourierCircuitsError(
-                f"{where}: its config says {name}={given!r} but the weights' shapes give {value}"
-            )
-    for name, default in _UNSUPPORTED.items():
-        value = config.get(name, default)
-        if value != default and not (default is None and value in (None, -1)):
-            raise FourierCircuitsError(
-                f"{where}: its config has {name}={value!r}; this reader computes only "
-                f"{name}={default!r}"
-            )
-    for cap in ("attn_scores_soft_cap", "output_logits_soft_cap"):
-        value = config.get(cap, -1.0)
-        if value is not None and float(value) > 0:
-            raise FourierCircuitsError(f"{where}: its config has {cap}={value!r}; not computed")
-
-
-def _choose(
-    what: str, given: str | None, config: Mapping[str, Any], key: str, allowed: tuple[str, ...]
-) -> tuple[str | None, str]:
-    """(value, how it was chosen) of a caller's argument or the config's entry, or (None, '')."""
-    if given is not None:
-        source = "given"
-        value = given
-    elif key in config:
-        source = f"read from the config's {key}"
-        value = "none" if config[key] is None else str(config[key])
-    else:
-        return None, ""
-    if value not in allowed:
-        raise FourierCircuitsError(f"{what}={value!r} ({source}) must be one of {allowed}")
-    return value, source
-
-
-def _normalization(
-    given: str | None, config: Mapping[str, Any], tensors: Mapping[str, np.ndarray]
-) -> tuple[str, str]:
-    has_w = _KEYS["ln1_w"] in tensors or _KEYS["lnf_w"] in tensors
-    has_b = _KEYS["ln1_b"] in tensors or _KEYS["lnf_b"] in tensors
-    seen = "LN" if has_w and has_b else "RMS" if has_w else "none"
-    value, source = _choose("normalization", given, config, "normalization_type", NORMALIZATIONS)
-    if value is None:
-        note = (
-            f"normalisation {seen!r} inferred from the ln weights present"
-            if seen != "none"
-            else "no LayerNorm: no ln weights (LNPre/RMSPre, which have none, need the config "
-            "or normalization=)"
-        )
-        return seen, note
-    weighted = {"LN": "LN", "RMS": "RMS"}.get(value, "none")
-    if weighted != seen:
-        raise FourierCircuitsError(
-            f"normalization {value!r} ({source}) needs ln weights of kind {weighted!r}, but the "
-            f"state dict's are {seen!r} (ln1.w present: {has_w}, ln1.b present: {has_b})"
-        )
-    return value, f"normalisation {value!r} {source}"
 
 
 def lens_from_state(
@@ -289,17 +174,17 @@ def lens_from_state(
     where = f"TransformerLens state dict {state.path!r}"
     tensors = state.tensors
     missing = [key for key in (*SIGNATURE, "pos_embed.W_pos") if key not in tensors]
-    missing += [_KEYS[n] for n in ("W_K", "W_V", "W_O") if _KEYS[n] not in tensors]
+    missing += [KEYS[n] for n in ("W_K", "W_V", "W_O") if KEYS[n] not in tensors]
     if missing:
         raise FourierCircuitsError(f"{where}: keys {missing} are missing")
     _refuse_unknown(tensors, where)
-    config, config_key = _config_of(state)
+    config, config_key = config_of(state)
     notes: list[str] = []
     if config:
         notes.append(f"config read from the checkpoint's {config_key!r} entry")
     else:
         notes.append("no config in the file: everything below inferred from the shapes")
-    raw = {name: np.asarray(tensors[key]) for name, key in _KEYS.items() if key in tensors}
+    raw = {name: np.asarray(tensors[key]) for name, key in KEYS.items() if key in tensors}
     E, Q = raw["W_E"], raw["W_Q"]
     if E.ndim != 2 or Q.ndim != 3:
         raise FourierCircuitsError(
@@ -340,26 +225,26 @@ def lens_from_state(
             _shape_rule(name, raw[name], shape, meaning)
     shapes = {"d_vocab": d_vocab, "d_model": d, "n_heads": H, "d_head": dh, "n_ctx": n_ctx}
     shapes.update({"d_vocab_out": d_out, "d_mlp": dm})
-    _check_config(config, shapes, where)
+    check_config(config, shapes, where)
     if config.get("attn_only") and has_mlp:
         raise FourierCircuitsError(f"{where}: its config says attn_only but it has MLP weights")
-    p_value, k_value = _task_size(p, k, d_vocab=d_vocab, n_ctx=n_ctx, d_out=d_out, notes=notes)
-    act_value, act_source = _choose("act", act, config, "act_fn", ACTIVATIONS)
+    p_value, k_value = task_size(p, k, d_vocab=d_vocab, n_ctx=n_ctx, d_out=d_out, notes=notes)
+    act_value, act_source = choose("act", act, config, "act_fn", ACTIVATIONS)
     if not has_mlp:
         act_value, act_source = "none", "attention only (no MLP keys)"
     elif act_value is None:
         act_value, act_source = DEFAULT_ACT, "not in the file: ReLU assumed (Nanda et al.'s)"
     notes.append(f"activation {act_value!r}: {act_source}")
-    norm_value, norm_note = _normalization(normalization, config, tensors)
+    norm_value, norm_note = normalization_of(normalization, config, tensors)
     notes.append(norm_note)
     notes.append(f"n_heads={H}, d_head={dh} from blocks.0.attn.W_Q {Q.shape}; d_model={d}")
     notes.append(f"d_mlp={dm} from blocks.0.mlp.W_in" if has_mlp else "no MLP (attention only)")
-    absent = [_KEYS[n] for n in ("b_Q", "b_K", "b_V", "b_O", "b_U") if n not in raw]
-    absent += [_KEYS[n] for n in ("b_in", "b_out") if has_mlp and n not in raw]
+    absent = [KEYS[n] for n in ("b_Q", "b_K", "b_V", "b_O", "b_U") if n not in raw]
+    absent += [KEYS[n] for n in ("b_in", "b_out") if has_mlp and n not in raw]
     if absent:
         notes.append(f"biases absent, taken as zero: {', '.join(absent)}")
-    eps = _positive(config.get("eps"), DEFAULT_EPS, "eps")
-    scale = _attn_scale(config, dh)
+    eps = positive(config.get("eps"), DEFAULT_EPS, "eps")
+    scale = attn_scale(config, dh)
     if "attn_scale" not in config and "use_attn_scale" not in config:
         notes.append(f"attention scores divided by sqrt(d_head) = {scale:.6g} (the default)")
     weights: dict[str, FloatArray] = {}
@@ -367,7 +252,7 @@ def lens_from_state(
     if has_mlp:
         zeros.update({"b_in": (dm,), "b_out": (d,)})
     for name, array in raw.items():
-        weights[name] = check_array(_KEYS[name], array)  # finite, read-only float64
+        weights[name] = check_array(KEYS[name], array)  # finite, read-only float64
     for name, shape in zeros.items():
         if name not in weights:
             zero = np.zeros(shape)
@@ -389,71 +274,3 @@ def lens_from_state(
         notes=tuple(notes),
         source=state.path,
     )
-
-
-def _positive(value: Any, default: float, name: str) -> float:
-    """A config's positive finite number, or the default when it is absent (None)."""
-    if value is None:
-        return default
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        number = math.nan
-    if not (math.isfinite(number) and number > 0):
-        raise FourierCircuitsError(f"the config's {name}={value!r} must be a positive number")
-    return number
-
-
-def _attn_scale(config: Mapping[str, Any], d_head: int) -> float:
-    """TransformerLens: scores / attn_scale, attn_scale = sqrt(d_head) unless the config sets it
-    (attn_scale > 0), or 1 when use_attn_scale is False."""
-    if config.get("use_attn_scale", True) is False:
-        return 1.0
-    given = config.get("attn_scale", -1.0)
-    if given is None or (isinstance(given, (int, float)) and given == -1):
-        return math.sqrt(d_head)  # TransformerLens's default
-    return _positive(given, math.sqrt(d_head), "attn_scale")
-
-
-def _task_size(
-    p: int | None, k: int | None, *, d_vocab: int, n_ctx: int, d_out: int, notes: list[str]
-) -> tuple[int, int]:
-    """p and k given or inferred (p = d_vocab - 1, k = n_ctx - 1), validated by theory.Task."""
-    if p is None:
-        p_value = d_vocab - 1
-        notes.append(f"p={p_value} inferred: d_vocab - 1, '=' is the last token id {d_vocab - 1}")
-    else:
-        p_value = check_int(
-            "p",
-            p,
-            min_value=3,
-            max_value=d_vocab - 1,
-            rule=f"an integer in 3..{d_vocab - 1} "
-            f"(the numbers are tokens 0..p-1 and '=' is the last token id {d_vocab - 1})",
-        )
-        notes.append(f"p={p_value} given; '=' is the last token id {d_vocab - 1}")
-    if k is None:
-        k_value = n_ctx - 1
-        notes.append(f"k={k_value} inferred: n_ctx - 1 (tokens a_1 .. a_k '=')")
-    else:
-        k_value = check_int(
-            "k",
-            k,
-            min_value=2,
-            max_value=n_ctx - 1,
-            rule=f"an integer in 2..{n_ctx - 1} (the sequence a_1 .. a_k '=' fits n_ctx={n_ctx})",
-        )
-        notes.append(f"k={k_value} given (n_ctx={n_ctx})")
-    try:
-        task = Task(p_value, k_value)
-    except FourierCircuitsError as err:
-        raise FourierCircuitsError(
-            f"{err} (from d_vocab={d_vocab}, n_ctx={n_ctx}; pass p= and k= if the tokens differ)"
-        ) from None
-    if d_out < task.p:
-        raise FourierCircuitsError(
-            f"unembed.W_U has {d_out} output columns; the p={task.p} classes need at least p"
-        )
-    if d_out > task.p:
-        notes.append(f"output columns {task.p}..{d_out - 1} of W_U ignored (the p classes only)")
-    return task.p, task.k
