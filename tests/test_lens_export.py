@@ -112,3 +112,19 @@ def test_save_lens_round_trips_through_transformer_lens(
     assert main([*argv, "--save-lens", str(tmp_path / "model.npz")]) == 2
     assert ".pt or .pth" in capsys.readouterr().err
     assert main([*argv, "--save-lens", str(target), "--force"]) in (0, 1)
+
+
+def test_the_exports_attention_analysis_is_the_toolkits() -> None:
+    """The number-number view of analyse_lens is the toolkit's own (analyse_attention): the same
+    pooled concentration for the same weights, read back through the export."""
+    from fourier_circuits.constructions.foreign import analyse_lens, state_dict_from_mapping
+    from fourier_circuits.constructions.transformer import analyse_attention
+    from fourier_circuits.constructions.transformer.model import to_numpy
+
+    params = to_numpy(toolkit_params(11, 2, d_mlp=8, seed=3))
+    export = lens_state_from_transformer(params)
+    lens = lens_from_state(state_dict_from_mapping(dict(export.state)))
+    analysis = analyse_lens(lens, noise_samples=10)
+    ours = analyse_attention(params)
+    assert analysis.attention_fourier_concentration == pytest.approx(ours.concentration, rel=1e-12)
+    assert analysis.head_concentrations == pytest.approx(ours.head_concentrations, rel=1e-12)
