@@ -225,7 +225,8 @@ def symmetric_sdp(
     outside = outside_orbits(A, V, act)
     # rows: tr M = 1, then one <C, M> = 0 per orbit outside; per block the coefficients
     # d_rho vec(Q' C Q) of each row (<C, M> = sum_rho d_rho <Q' C Q, B_rho> for invariant C)
-    functionals = [sp.identity(n, format="csr"), *outside]
+    # each orbit's row divided by its number of entries (a mean, not a sum: rows of one scale)
+    functionals = [sp.identity(n, format="csr"), *(C / C.nnz for C in outside)]
     blocks, expressions, objective = [], [], []
     for (Q, d), Qs in zip(basis, sparse_q, strict=True):
         m = Q.shape[1]
