@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 import tempfile
 import time
 import warnings
@@ -82,6 +83,8 @@ def main() -> None:
             with torch.no_grad():
                 guess = model(tokens[test])[:, -1].argmax(dim=1)
             test_accuracy = float((guess == labels[test]).float().mean())
+            if step % 1000 == 0:
+                print(f"step {step}: test accuracy {test_accuracy:.3f}", file=sys.stderr)
             if test_accuracy == 1.0:
                 break
     train_seconds = time.perf_counter() - trained
