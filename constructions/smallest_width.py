@@ -47,8 +47,7 @@ from fourier_circuits.theory.tolerances import MARGIN_RTOL
 BRUTE_FORCE_MAX_EXAMPLES = 200_000
 #: Grid Z_L^k of the integer-program design search.
 SEARCH_L = 6
-#: Largest k whose Delsarte SDP smallest_width runs (k = 4: about 15 s; k = 5, which
-#: min_width.sdp_lower_bound also answers, takes minutes: docs/min-width.md).
+#: Largest k whose Delsarte SDP smallest_width runs (k = 4: about 10-20 s, reduced by symmetry).
 SDP_DEFAULT_MAX_K = 4
 #: Largest order answered: the lattice design has 2 * 3^(k-1) points and its exact proof checks
 #: every unwanted character (12,500 at k = 6, 2.6 s; the count grows about 5x per order).
