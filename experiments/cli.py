@@ -51,7 +51,7 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     ),
     "inspect": (
         "cmd_inspect",
-        "check a saved network (.npz) against the theory: margin, frequencies, coverage",
+        "check saved networks (.npz, PyTorch, safetensors, TransformerLens) against the theory",
     ),
     "verify": (
         "cmd_verify",
