@@ -291,11 +291,12 @@ def peer_seed(name: str, seed: int | None) -> int | None:
     return None
 
 
-def build_peer(
+def require_peer(
     p: int, k: int, name: str, *, width: int | None = None, seed: int | None = None
-) -> PolyNet:
-    """The network of peer `name` at (p, k); refused before anything is built when it would not
-    fit in memory or its pass over D_p would not finish (theory.budget, with the estimate)."""
+) -> tuple[int, int | None]:
+    """(width, seed) of peer `name` at (p, k), every argument validated and the build refused
+    when it would not fit in memory or its pass over D_p would not finish (theory.budget, with
+    the estimate); nothing is built."""
     m = peer_width(name, p, k, width)
     s = peer_seed(name, seed)
     budget.require_memory(
@@ -305,6 +306,15 @@ def build_peer(
         fix="choose a smaller --width" if name == "gromov" else "choose a smaller p",
     )
     require_evaluation(m, k, p)
+    return m, s
+
+
+def build_peer(
+    p: int, k: int, name: str, *, width: int | None = None, seed: int | None = None
+) -> PolyNet:
+    """The network of peer `name` at (p, k); refused before anything is built when it would not
+    fit in memory or its pass over D_p would not finish (require_peer)."""
+    m, s = require_peer(p, k, name, width=width, seed=seed)
     if name == "gromov":
         return gromov_network(p, k, width=m, seed=s or 0)
     if name == "morwani-dense":

@@ -24,7 +24,7 @@ import argparse
 from fourier_circuits.constructions import DESIGNS
 from fourier_circuits.constructions.checked import ConstructionCheck, check_construction
 from fourier_circuits.constructions.designs import design_size
-from fourier_circuits.constructions.peers import PEERS
+from fourier_circuits.constructions.peers import PEERS, require_peer
 from fourier_circuits.constructions.peers_check import PeerCheck, check_peer
 from fourier_circuits.experiments.outcome import Outcome, fmt
 from fourier_circuits.experiments.outputs import Staged, add_force_argument, check_save
@@ -60,9 +60,30 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def validate(args: argparse.Namespace) -> None:
-    """The checks run makes before any work (p and k); builds nothing and writes nothing.
-    `sweep` checks each cell with it before any runs."""
-    Task(args.p, args.k)
+    """The checks run makes before any work: p and k, the flags that do not apply to the design
+    (exit 2), and a peer's width, seed and size (constructions.peers.require_peer); builds
+    nothing and writes nothing. `sweep` checks each cell with it before any runs."""
+    task = Task(args.p, args.k)
+    if args.design in PEERS:
+        if args.exact:
+            raise FourierCircuitsError(
+                f"--exact proves the phase designs {sorted(DESIGNS)}; design {args.design!r} is a "
+                "peer construction (cogo6 equals lattice: use --design lattice --exact)"
+            )
+        require_peer(task.p, task.k, args.design, width=args.width, seed=args.seed)
+        return
+    if args.seed is not None:
+        raise FourierCircuitsError(
+            f"--seed {args.seed!r}: design {args.design!r} is deterministic; omit --seed "
+            "(only gromov is random)"
+        )
+    if args.width is not None:
+        fixed = design_size(args.design, task.k) * (task.p - 1) // 2
+        if args.width != fixed:
+            raise FourierCircuitsError(
+                f"--width {args.width!r}: design {args.design!r} has the fixed width {fixed} at "
+                f"p={task.p}, k={task.k}; omit --width (only gromov takes a width)"
+            )
 
 
 def run(args: argparse.Namespace) -> Outcome:
@@ -85,24 +106,7 @@ def run(args: argparse.Namespace) -> Outcome:
 
 
 def _check(task: Task, args: argparse.Namespace) -> ConstructionCheck | PeerCheck:
-    """The design's check, or the peer's; flags that do not apply refused (exit 2)."""
+    """The design's check, or the peer's (validate has refused the flags that do not apply)."""
     if args.design in PEERS:
-        if args.exact:
-            raise FourierCircuitsError(
-                f"--exact proves the phase designs {sorted(DESIGNS)}; design {args.design!r} is a "
-                "peer construction (cogo6 equals lattice: use --design lattice --exact)"
-            )
         return check_peer(task.p, task.k, args.design, width=args.width, seed=args.seed)
-    if args.seed is not None:
-        raise FourierCircuitsError(
-            f"--seed {args.seed!r}: design {args.design!r} is deterministic; omit --seed "
-            "(only gromov is random)"
-        )
-    if args.width is not None:
-        fixed = design_size(args.design, task.k) * (task.p - 1) // 2
-        if args.width != fixed:
-            raise FourierCircuitsError(
-                f"--width {args.width!r}: design {args.design!r} has the fixed width {fixed} at "
-                f"p={task.p}, k={task.k}; omit --width (only gromov takes a width)"
-            )
     return check_construction(task.p, task.k, args.design, exact=args.exact)

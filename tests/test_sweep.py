@@ -124,6 +124,10 @@ def test_options_that_write_files_are_not_axes(axis: str) -> None:
         ("solve", "p=5;k=2;min_width=true", ["cell 0"]),  # --p with --min-width is fine ...
         ("construct", "k=2", ["--p"]),  # a required option missing
         ("construct", "p=5;k=2;exact=maybe", ["true or false"]),
+        # a peer's flags: only gromov is random; a fixed design's width is its own
+        ("construct", "p=5;k=2;design=gromov,cogo4;seed=1", ["cell 1", "deterministic"]),
+        ("construct", "p=5;k=2;design=lattice;width=7", ["cell 0", "fixed width"]),
+        ("construct", "p=5;k=2;design=cogo6;exact=true", ["cell 0", "--exact"]),
     ],
 )
 def test_a_value_the_subcommand_refuses_is_reported_before_any_cell_runs(
