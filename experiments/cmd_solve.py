@@ -61,7 +61,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="time limit of column generation (default 600)",
     )
     parser.add_argument(
-        "--no-sdp", action="store_true", help="skip the k = 2 SDP and the k = 3 SOS certificates"
+        "--no-sdp",
+        action="store_true",
+        help="skip the k = 2 SDP and the k = 3 SOS certificates; with --min-width, the Delsarte "
+        "SDP lower bounds (k <= 4: the clique bound remains)",
     )
     parser.add_argument(
         "--min-width",
