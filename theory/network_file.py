@@ -229,15 +229,7 @@ def _check_members(zf: zipfile.ZipFile, names: dict[str, str], where: str, label
                 f"{where}: not a valid .npz (member {key!r} claims shape {shape} of {dtype}, "
                 f"{budget.format_bytes(nbytes)}, but holds {budget.format_bytes(data_bytes)})"
             )
-        if info.file_size > BOMB_MIN_BYTES and info.file_size > MAX_COMPRESSION_RATIO * max(
-            info.compress_size, 1
-        ):
-            raise FourierCircuitsError(
-                f"{where}: member {key!r} decompresses to {budget.format_bytes(info.file_size)} "
-                f"from {budget.format_bytes(info.compress_size)}, more than the limit "
-                f"{MAX_COMPRESSION_RATIO}x (a compression bomb: network weights hardly compress); "
-                "refused unread"
-            )
+        refuse_compression_bomb(info, where=where, member=key)
         if key == "meta" and nbytes > MAX_META_BYTES:
             raise FourierCircuitsError(
                 f"{where}: meta is {budget.format_bytes(nbytes)}, more than the limit "
@@ -344,3 +336,19 @@ def load_network(path: str | os.PathLike[str], build: Callable[[Any, Any, dict[s
             f"{where}: stored p={int(p)}, k={int(k)} do not match U of shape {U.shape} = (m, k, p)"
         )
     return net
+
+
+def refuse_compression_bomb(info: zipfile.ZipInfo, *, where: str, member: str) -> None:
+    """Refuse, from its zip header alone, a member that would decompress to more than
+    MAX_COMPRESSION_RATIO times its stored size (above BOMB_MIN_BYTES): network weights hardly
+    compress, so such a member is a compression bomb. Shared by every zip-based file the toolkit
+    reads (.npz here, PyTorch's zip checkpoints in constructions.foreign.files)."""
+    if info.file_size > BOMB_MIN_BYTES and info.file_size > MAX_COMPRESSION_RATIO * max(
+        info.compress_size, 1
+    ):
+        raise FourierCircuitsError(
+            f"{where}: member {member!r} decompresses to {budget.format_bytes(info.file_size)} "
+            f"from {budget.format_bytes(info.compress_size)}, more than the limit "
+            f"{MAX_COMPRESSION_RATIO}x (a compression bomb: network weights hardly compress); "
+            "refused unread"
+        )

@@ -51,10 +51,9 @@ from fourier_circuits.constructions.foreign._state import (
 )
 from fourier_circuits.theory.errors import FourierCircuitsError
 from fourier_circuits.theory.network_file import (
-    BOMB_MIN_BYTES,
-    MAX_COMPRESSION_RATIO,
     MAX_META_DEPTH,
     check_meta_depth,
+    refuse_compression_bomb,
 )
 
 __all__ = [
@@ -165,15 +164,7 @@ def _check_pytorch_zip(source: Path, where: str) -> None:
         raise FourierCircuitsError(f"{where}: a damaged zip archive ({_one_line(err)})") from None
     storage = 0
     for info in infos:
-        if info.file_size > BOMB_MIN_BYTES and info.file_size > MAX_COMPRESSION_RATIO * max(
-            info.compress_size, 1
-        ):
-            raise FourierCircuitsError(
-                f"{where}: member {info.filename!r} decompresses to "
-                f"{budget.format_bytes(info.file_size)} from "
-                f"{budget.format_bytes(info.compress_size)}, more than the limit "
-                f"{MAX_COMPRESSION_RATIO}x (a compression bomb); refused unread"
-            )
+        refuse_compression_bomb(info, where=where, member=info.filename)
         if info.filename.endswith("data.pkl") and info.file_size > MAX_PICKLE_BYTES:
             raise FourierCircuitsError(
                 f"{where}: its pickle is {budget.format_bytes(info.file_size)}, more than the "
