@@ -48,8 +48,9 @@ frequency.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -201,12 +202,22 @@ def attention_fourier_concentration(M: Any, *, n_top: int = TOP_FREQUENCIES) -> 
     return attention_spectrum(M, n_top=n_top).concentration
 
 
-def pooled_concentration(spectra: list[AttentionSpectrum] | tuple[AttentionSpectrum, ...]) -> float:
+class Pooled(Protocol):
+    """A spectrum that pools: its non-DC power and the share of it in its top classes."""
+
+    @property
+    def non_dc_power(self) -> float: ...
+    @property
+    def concentration(self) -> float: ...
+
+
+def pooled_concentration(spectra: Sequence[Pooled], *, what: str = "pooled_concentration") -> float:
     """The concentration of several heads together, weighted by power: the sum over heads of the
     power in each head's own top classes over the sum of their non-DC powers (so a head whose
-    matrix has almost no power, e.g. one shrunk by weight decay, counts for almost nothing)."""
+    matrix has almost no power, e.g. one shrunk by weight decay, counts for almost nothing).
+    Any spectra with non_dc_power and concentration pool so (theory.spectra's vectors too)."""
     if not spectra:
-        raise FourierCircuitsError("pooled_concentration needs at least one spectrum")
+        raise FourierCircuitsError(f"{what} needs at least one spectrum")
     weights = np.array([s.non_dc_power for s in spectra])
     total = float(weights.sum())
     if total <= 0:

@@ -43,6 +43,7 @@ import numpy as np
 
 import fourier_circuits.theory.budget as budget
 from fourier_circuits.theory._validation import FloatArray, check_array, check_int
+from fourier_circuits.theory.attention import pooled_concentration
 from fourier_circuits.theory.errors import FourierCircuitsError
 from fourier_circuits.theory.fourier import SPECTRUM_BYTES, one_sided_power
 from fourier_circuits.theory.task import IntArray, validate_k, validate_p
@@ -115,14 +116,8 @@ def pooled_vector_concentration(
     spectra: tuple[VectorSpectrum, ...] | list[VectorSpectrum],
 ) -> float:
     """Several vectors' concentration together, weighted by their non-DC power (as
-    theory.pooled_concentration pools heads): 0 when none has any."""
-    if not spectra:
-        raise FourierCircuitsError("pooled_vector_concentration needs at least one spectrum")
-    weights = np.array([s.non_dc_power for s in spectra])
-    total = float(weights.sum())
-    if total <= 0:
-        return 0.0
-    return float(sum(w * s.concentration for w, s in zip(weights, spectra, strict=True)) / total)
+    theory.pooled_concentration pools heads, which computes it): 0 when none has any."""
+    return pooled_concentration(spectra, what="pooled_vector_concentration")
 
 
 def standout_frequencies(power: Any, *, factor: float = STANDOUT_FACTOR) -> tuple[int, ...]:
