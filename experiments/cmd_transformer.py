@@ -9,7 +9,7 @@ beside the frequencies the embeddings use and the level i.i.d. Gaussian noise re
 Checked claim: test accuracy >= 0.99 (TEST_ACCURACY_CLAIM). The concentration is reported, not
 checked: the paper shows it but states no threshold.
 Exit 0: the claim held; 1: it failed (named); 2: bad input, or training diverged or stalled (one
-line on stderr). A progress bar goes to stderr when it is a terminal.
+line on stderr). Progress goes to stderr: a bar on a terminal, else a line every few seconds.
 --save-lens F.pt writes the trained model as a TransformerLens checkpoint, {"model": state dict,
 "config": HookedTransformerConfig's fields, "fourier_circuits": provenance} with torch.save
 (constructions.foreign.lens_state_from_transformer: the architecture maps exactly), which

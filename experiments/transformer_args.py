@@ -1,15 +1,12 @@
 """What `fourier-circuits transformer` and `grokking` share: the model and optimiser flags and the
-TransformerConfig they give, training with a progress bar on stderr (shown only on a terminal),
-and the JSON writer of their files. Not a subcommand."""
+TransformerConfig they give, training with progress on stderr (a bar on a terminal, log lines
+elsewhere), and the JSON writer of their files. Not a subcommand."""
 
 from __future__ import annotations
 
 import argparse
-import sys
-from typing import Any
 
 import torch
-from tqdm import tqdm
 
 from fourier_circuits.constructions.training import DEVICES, DTYPES
 from fourier_circuits.constructions.transformer import (
@@ -20,6 +17,7 @@ from fourier_circuits.constructions.transformer import (
     train_named,
 )
 from fourier_circuits.constructions.transformer.loop import Callback
+from fourier_circuits.experiments.progress import StepProgress
 
 #: Command-line flags that map one-to-one onto TransformerConfig fields (None: not given).
 CONFIG_FLAGS = (
@@ -85,16 +83,16 @@ def model_config(args: argparse.Namespace, p: int, k: int, seed: int) -> Transfo
     return TransformerConfig(p=p, k=k, seed=seed, **given)
 
 
-def progress(total: int, desc: str) -> tuple[tqdm[Any], Callback]:
-    """A tqdm bar on stderr (shown only on a terminal) and the training callback updating it."""
-    bar: tqdm[Any] = tqdm(
-        total=total, desc=desc, unit="step", file=sys.stderr, disable=None, leave=False
-    )
+def progress(total: int, desc: str) -> tuple[StepProgress, Callback]:
+    """Progress on stderr (experiments.progress: a bar on a terminal, a line every few seconds in
+    a log) and the training callback feeding it."""
+    bar = StepProgress(total, desc)
 
     def update(record: TransformerRecord, _total: int) -> None:
-        bar.update(record.step - bar.n)
-        bar.set_postfix(
-            train=f"{record.train_accuracy:.3f}", test=f"{record.test_accuracy:.3f}", refresh=False
+        bar.update(
+            record.step,
+            train=f"{record.train_accuracy:.3f}",
+            test=f"{record.test_accuracy:.3f}",
         )
 
     return bar, update
@@ -115,7 +113,7 @@ class ProgressBars:
     ("p=P k=K seed=S"), closing the previous one; close() closes the last."""
 
     def __init__(self) -> None:
-        self._bar: tqdm[Any] | None = None
+        self._bar: StepProgress | None = None
 
     def __call__(self, config: TransformerConfig) -> Callback:
         self.close()
