@@ -21,6 +21,7 @@ seconds (experiments.progress), and a note if the run clearly will not reach its
 from __future__ import annotations
 
 import argparse
+import math
 from pathlib import Path
 from typing import Any
 
@@ -175,7 +176,7 @@ def _progress(cfg: TrainConfig) -> tuple[StepProgress, Any]:
         nonlocal warned
         steps.append(record.step)
         ratios.append(record.margin_ratio)
-        loss = "-" if record.loss != record.loss else f"{record.loss:.5g}"  # NaN at step 0
+        loss = "-" if math.isnan(record.loss) else f"{record.loss:.5g}"  # NaN at step 0
         progress.update(record.step, margin_ratio=f"{record.margin_ratio:.4f}", loss=loss)
         target = cfg.target_ratio
         if target is not None and not warned:

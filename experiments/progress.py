@@ -11,6 +11,7 @@ lines or above the bar. stdout is never touched, so `--json` keeps it to one obj
 
 from __future__ import annotations
 
+import math
 import os
 import sys
 import time
@@ -18,6 +19,8 @@ from collections.abc import Callable
 from typing import IO, Any
 
 from tqdm import tqdm
+
+from fourier_circuits.theory import FourierCircuitsError
 
 #: Seconds between two log lines when stderr is not a terminal.
 LOG_SECONDS = 5.0
@@ -33,9 +36,7 @@ def log_seconds() -> float:
         value = float(raw)
     except ValueError:
         value = -1.0
-    if not value >= 0 or value == float("inf"):
-        from fourier_circuits.theory import FourierCircuitsError
-
+    if not (math.isfinite(value) and value >= 0):
         raise FourierCircuitsError(f"{SECONDS_ENV}={raw!r} must be a number of seconds >= 0")
     return value
 
@@ -66,7 +67,8 @@ class StepProgress:
     ) -> None:
         self.total = total
         self.desc = desc
-        self.stream = stream if stream is not None else sys.stderr
+        # sys.stderr is None when the process was started with stderr closed: then nothing shows
+        self.stream: IO[str] | None = stream if stream is not None else sys.stderr
         self.clock = clock
         self.every = log_seconds()
         self.start = clock()
@@ -119,6 +121,8 @@ class StepProgress:
         self._last_line, self._logged_step = now, self.step
 
     def _write(self, text: str) -> None:
+        if self.stream is None:
+            return
         try:
             self.stream.write(text + "\n")
             self.stream.flush()

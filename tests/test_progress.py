@@ -83,6 +83,16 @@ def test_notes_and_a_closed_log_never_fail_the_run() -> None:
     bar.close()
 
 
+def test_a_closed_stderr_shows_nothing_and_fails_nothing(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Started with stderr closed (`2>&-`), Python's sys.stderr is None: progress is silent."""
+    monkeypatch.setenv(progress.SECONDS_ENV, "0")
+    monkeypatch.setattr(sys, "stderr", None)
+    bar = StepProgress(10, "train")
+    bar.update(1, margin_ratio="0.1")
+    bar.note("a note")
+    bar.close()
+
+
 def test_a_terminal_gets_a_bar_not_lines() -> None:
     class Terminal(io.StringIO):
         def isatty(self) -> bool:
