@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from fourier_circuits.theory import FourierCircuitsError
+from fourier_circuits.theory.network_file import require_regular_file
 
 #: What a directory's network files end in.
 NETWORK_SUFFIXES = (".npz", ".pt", ".pth", ".safetensors", ".ckpt", ".bin")
@@ -45,7 +46,7 @@ def network_files(paths: Sequence[str | os.PathLike[str]]) -> list[Path]:
     files: list[Path] = []
     for given in paths:
         path = Path(given)
-        if path.is_dir():
+        if os.fspath(given) != "" and path.is_dir():
             found = sorted(
                 (
                     child
@@ -62,10 +63,8 @@ def network_files(paths: Sequence[str | os.PathLike[str]]) -> list[Path]:
                     f"(names ending {', '.join(NETWORK_SUFFIXES)})"
                 )
             files.extend(found)
-        elif path.is_file():
-            files.append(path)
         else:
-            raise FourierCircuitsError(f"cannot read {str(path)!r}: no such file")
+            files.append(require_regular_file(given, where=f"cannot read {os.fspath(given)!r}"))
         if len(files) > MAX_FILES:
             raise FourierCircuitsError(
                 f"more than {MAX_FILES} files to inspect; name a subset (one directory at a time)"

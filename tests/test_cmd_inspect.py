@@ -229,6 +229,27 @@ def test_a_bad_file_exits_2_with_one_line(
     assert needle in err and "Traceback" not in err
 
 
+@pytest.mark.parametrize("kind", ["fifo", "device", "empty path"])
+def test_what_is_not_a_regular_file_is_refused_unread(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, kind: str
+) -> None:
+    """A FIFO would block the reader, a device never end; an empty path names no file (it is
+    not the current directory): one line, exit 2, nothing read."""
+    if kind == "fifo":
+        path = tmp_path / "net.npz"
+        os.mkfifo(path)
+        given, needle = str(path), "it is a FIFO, not a regular file"
+    elif kind == "device":
+        given, needle = "/dev/zero", "it is a device or socket, not a regular file"
+    else:
+        given, needle = "", "the path is empty"
+    assert main(["inspect", given, "--json"]) == 2
+    out, err = capsys.readouterr()
+    assert out == "" and len(err.strip().splitlines()) == 1 and needle in err, err
+    with pytest.raises(FourierCircuitsError, match=needle):
+        PolyNet.load(given)
+
+
 def test_a_directory_is_refused(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     assert main(["inspect", str(tmp_path)]) == 2
     assert "is a directory" in capsys.readouterr().err

@@ -19,6 +19,7 @@ import io
 import json
 import math
 import os
+import stat
 import tempfile
 import zipfile
 import zlib
@@ -299,12 +300,8 @@ def load_network(path: str | os.PathLike[str], build: Callable[[Any, Any, dict[s
     docstring), meta that is not a JSON object (or nested too deeply), p or k that are not single
     integers or disagree with U's shape (m, k, p).
     """
-    source = Path(path)
+    source = require_regular_file(path, where=f"cannot load {os.fspath(path)!r}")
     where = f"cannot load {str(source)!r}"
-    if source.is_dir():
-        raise FourierCircuitsError(f"{where}: no such file (it is a directory)")
-    if not source.is_file():
-        raise FourierCircuitsError(f"{where}: no such file")
     try:
         with open(source, "rb") as fh:
             arrays = _read_members(fh, where, str(source))
@@ -352,3 +349,27 @@ def refuse_compression_bomb(info: zipfile.ZipInfo, *, where: str, member: str) -
             f"{MAX_COMPRESSION_RATIO}x (a compression bomb: network weights hardly compress); "
             "refused unread"
         )
+
+
+def require_regular_file(path: str | os.PathLike[str], *, where: str) -> Path:
+    """`path` as a Path when it names a regular file to read; otherwise FourierCircuitsError
+    `where: ...` saying what is there instead: an empty path, nothing, a directory, or a FIFO,
+    device or socket (reading one could block or never end). Shared by every reader of files
+    (.npz here, foreign state dicts in constructions.foreign.files, inspect's file list)."""
+    if os.fspath(path) == "":
+        raise FourierCircuitsError(f"{where}: the path is empty; give a file")
+    source = Path(path)
+    try:
+        mode = source.stat().st_mode
+    except FileNotFoundError:
+        raise FourierCircuitsError(f"{where}: no such file") from None
+    except OSError as err:
+        raise FourierCircuitsError(f"{where}: {err.strerror or err}") from None
+    if stat.S_ISDIR(mode):
+        raise FourierCircuitsError(f"{where}: no such file (it is a directory)")
+    if not stat.S_ISREG(mode):
+        kind = "a FIFO" if stat.S_ISFIFO(mode) else "a device or socket"
+        raise FourierCircuitsError(
+            f"{where}: it is {kind}, not a regular file (reading it could block or never end)"
+        )
+    return source

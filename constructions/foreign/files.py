@@ -54,6 +54,7 @@ from fourier_circuits.theory.network_file import (
     MAX_META_DEPTH,
     check_meta_depth,
     refuse_compression_bomb,
+    require_regular_file,
 )
 
 __all__ = [
@@ -109,12 +110,7 @@ def detect_format(path: str | os.PathLike[str]) -> str:
 
 
 def _existing_file(path: str | os.PathLike[str]) -> Path:
-    source = Path(path)
-    if source.is_dir():
-        raise FourierCircuitsError(f"cannot read {str(source)!r}: it is a directory")
-    if not source.is_file():
-        raise FourierCircuitsError(f"cannot read {str(source)!r}: no such file")
-    return source
+    return require_regular_file(path, where=f"cannot read {os.fspath(path)!r}")
 
 
 def _zip_names(source: Path) -> list[str]:
