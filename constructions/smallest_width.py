@@ -5,8 +5,9 @@ paper leaves open (docs/min-width.md; constructions.min_width holds the mathemat
     r = smallest_width(2, p=7)         # r.smallest_design_size == r.lower_bound_per_frequency == 6
     r.as_dict()                        # what `fourier-circuits solve --min-width --json` prints
 
-The smallest design found is the rank-1 lattice (2 * 3^(k-1) points per frequency) unless an
-integer-program search or a tiny-p aliased design does better; it is proved exactly
+The smallest design found is the comb (constructions.comb: (k+1) 2^(k-1) points per frequency,
+below the rank-1 lattice's 2 * 3^(k-1) for k >= 3; for k = 2 both have 6 and the lattice is kept)
+unless an integer-program search or a tiny-p aliased design does better; it is proved exactly
 (constructions.exact.prove_design: every unwanted character vanishes; for an aliased design the
 exact margin over D_p); the lower bound per frequency is the largest of the clique bound and, for
 k <= SDP_DEFAULT_MAX_K, the Delsarte SDP made rigorous (reduced by the symmetry S_k x {+-1} for
@@ -21,6 +22,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+from fourier_circuits.constructions.comb import comb_design
 from fourier_circuits.constructions.designs import PhaseDesign, lattice_design, paper_design
 from fourier_circuits.constructions.exact import exact_normalized_margin, prove_design
 from fourier_circuits.constructions.min_width import (
@@ -71,6 +73,7 @@ class SmallestWidth:
     lower_bounds: tuple[LowerBound, ...]
     paper_size: int
     lattice_size: int
+    comb_size: int
     proved: bool
     proof_method: str
     seconds: float
@@ -83,6 +86,11 @@ class SmallestWidth:
     @property
     def holds(self) -> bool:
         return not self.failures
+
+    @property
+    def settled(self) -> bool:
+        """The proved lower bound meets the proved design: the smallest width is known exactly."""
+        return self.proved and self.lower_bound_per_frequency == self.smallest_design_size
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready, with the keys of `solve --min-width`."""
@@ -109,7 +117,9 @@ class SmallestWidth:
             "lower_bound_valid_for": "every p without aliasing (all primes p >= 2k+1)",
             "paper_size": self.paper_size,
             "lattice_size": self.lattice_size,
+            "comb_size": self.comb_size,
             "proved": self.proved,
+            "settled": self.settled,
             "proof_method": self.proof_method,
         }
         if self.search:
@@ -150,7 +160,8 @@ def smallest_width(
         bounds.append(sdp_lower_bound(k))
     best_bound = max(bounds, key=lambda b: b.value, default=None)
     aliased = p is not None and frequency_collisions(p, k)[1] > 0
-    design: PhaseDesign = lattice_design(k)
+    lattice, comb = lattice_design(k), comb_design(k)
+    design: PhaseDesign = comb if comb.size < lattice.size else lattice
     if p is not None and aliased and (p, k) in ALIASED_DESIGNS:
         design = ALIASED_DESIGNS[(p, k)]
     search: dict[str, Any] = {}
@@ -169,7 +180,7 @@ def smallest_width(
             weights = [w * found.size for w in found.weights]
             if max(abs(w - 1) for w in weights) < 1e-6:  # equal weights: an exact design
                 design = PhaseDesign(f"search-L{SEARCH_L}", SEARCH_L, found.points)
-    if aliased and design.name != "lattice" and p is not None:
+    if aliased and design is not lattice and design is not comb and p is not None:
         proved = exact_normalized_margin(p, k, design).holds
         proof_method = f"exact margin over D_{p} (terms alias at this p)"
     else:
@@ -194,7 +205,8 @@ def smallest_width(
         lower_bound_method=best_bound.method if best_bound else None,
         lower_bounds=tuple(bounds),
         paper_size=paper_design(k).size,
-        lattice_size=lattice_design(k).size,
+        lattice_size=lattice.size,
+        comb_size=comb.size,
         proved=proved,
         proof_method=proof_method,
         seconds=time.perf_counter() - start,

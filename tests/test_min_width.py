@@ -16,6 +16,7 @@ from fourier_circuits.constructions import (
     get_design,
     prove_design,
 )
+from fourier_circuits.constructions.comb import comb_design
 from fourier_circuits.constructions.exact import unwanted_characters
 from fourier_circuits.constructions.min_width import (
     ALIASED_DESIGNS,
@@ -101,7 +102,20 @@ def test_delsarte_post_processing_defeats_forged_matrices() -> None:
 def test_sdp_bound_k3_is_sixteen() -> None:
     bound = sdp_lower_bound(3)  # reduced by symmetry (the default for k >= 3)
     assert bound.value == 16 and 15.7 < bound.raw < 16 and "reduced by S_3" in bound.method
-    assert get_design("lattice", 3).size >= bound.value
+    assert get_design("lattice", 3).size > bound.value == comb_design(3).size  # N_min(3) = 16
+
+
+def test_smallest_width_k3_is_settled_by_the_comb() -> None:
+    """k = 3: the comb's 16 points (proved exactly, brute force at p = 7) meet the SDP bound 16;
+    without the SDP (the clique's 15) the question is reported open, not settled."""
+    from fourier_circuits.constructions.smallest_width import smallest_width
+
+    result = smallest_width(3, p=7)
+    assert result.holds and result.settled and result.design.name == "comb"
+    assert result.smallest_design_size == result.lower_bound_per_frequency == 16
+    assert result.as_dict()["settled"] is True and result.width == 48
+    open_question = smallest_width(3, sdp=False)
+    assert open_question.lower_bound_per_frequency == 15 and not open_question.settled
 
 
 def test_symmetric_sdp_agrees_with_the_unreduced_one_k2() -> None:
@@ -152,6 +166,7 @@ def test_symmetric_sdp_bound_k4_is_forty() -> None:
     bound = sdp_lower_bound(4)
     assert bound.value == 40 and 39.4 < bound.raw < 39.5 and "reduced by S_4" in bound.method
     assert clique_lower_bound(4).value == 36 < bound.value <= get_design("lattice", 4).size
+    assert bound.value == comb_design(4).size  # the comb meets it: N_min(4) = 40 exactly
 
 
 def test_forged_k4_certificates_fall_below_the_bound() -> None:
