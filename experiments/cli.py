@@ -57,6 +57,10 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
         "cmd_verify",
         "the main job: check every claim of the paper by independent routes and write a report",
     ),
+    "paper": (
+        "cmd_paper",
+        "the paper's own experiments (MLP, Transformer, grokking) at its settings, with verdicts",
+    ),
     "sweep": (
         "cmd_sweep",
         "a grid of train, transformer, solve or construct runs on Dask, with seed statistics",

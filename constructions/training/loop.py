@@ -6,6 +6,12 @@ weights (torch.Generator(seed), float64 on the CPU, then moved to the device); s
 measuring the network with the theory module every `eval_every` steps; stop when the claims hold
 (`target_ratio`), when the steps are used up, or on a plateau; raise TrainingDivergedError on a
 non-finite loss or weights and TrainingStalledError when the loss does not move.
+
+For long runs (the paper's sizes, experiments/paper): train_run(config, monitor=Monitor(...))
+measures cheaply every monitor.every steps instead (training.monitor: samples of the data and one
+DFT of the neurons), stops when accuracy and the Fourier statistics have settled, and measures
+all of D_p once at the end. Either loop hands its whole state (training.state.TrainState) to
+`on_state` every `state_every` steps, and `resume=state` continues from one exactly.
 """
 
 from __future__ import annotations
@@ -34,6 +40,7 @@ from fourier_circuits.constructions.training.model import (
     to_polynet,
     torch_dtype,
 )
+from fourier_circuits.constructions.training.monitor import Monitor, MonitorRecord, Watcher
 from fourier_circuits.constructions.training.result import (
     HistoryRecord,
     TrainingDivergedError,
@@ -41,6 +48,7 @@ from fourier_circuits.constructions.training.result import (
     TrainResult,
     measure,
 )
+from fourier_circuits.constructions.training.state import BatchStream, TrainState
 from fourier_circuits.theory import FourierCircuitsError, PolyNet, Task, gamma_star
 from fourier_circuits.theory.margins import require_representable
 
@@ -92,6 +100,16 @@ class LossWatch:
 
 
 Callback = Callable[[HistoryRecord, int], None]
+MonitorCallback = Callable[[MonitorRecord, int], None]
+StateCallback = Callable[[TrainState], None]
+
+
+@dataclass(frozen=True)
+class TrainRun:
+    """train_run's answer: the result, and the cheap measurements (empty without a Monitor)."""
+
+    result: TrainResult
+    monitor: tuple[MonitorRecord, ...]
 
 
 def auto_threads(n_train: int, m: int) -> int:
@@ -135,12 +153,44 @@ def thread_limit(n: int, *, torch_threads: int | None = None) -> Iterator[None]:
         torch.utils.deterministic.fill_uninitialized_memory = fill  # type: ignore[attr-defined]
 
 
-def train(config: TrainConfig, *, callback: Callback | None = None) -> TrainResult:
+def train(
+    config: TrainConfig,
+    *,
+    callback: Callback | None = None,
+    resume: TrainState | None = None,
+    on_state: StateCallback | None = None,
+    state_every: int | None = None,
+) -> TrainResult:
     """Train the network of eq. 2 (arXiv 2402.09469) as `config` says; see the module docstring.
 
-    callback(record, total_steps) is called after each measurement (for a progress bar).
+    callback(record, total_steps) is called after each measurement (for a progress bar);
+    on_state(state) every `state_every` steps; resume: a state that on_state was given by a run
+    of the same config, from which this run continues.
     """
+    return train_run(
+        config, callback=callback, resume=resume, on_state=on_state, state_every=state_every
+    ).result
+
+
+def train_run(
+    config: TrainConfig,
+    *,
+    monitor: Monitor | None = None,
+    callback: Callback | None = None,
+    monitor_callback: MonitorCallback | None = None,
+    resume: TrainState | None = None,
+    on_state: StateCallback | None = None,
+    state_every: int | None = None,
+) -> TrainRun:
+    """train, or with a Monitor the cheap measurements and the settle rule (module docstring);
+    monitor_callback(record, total_steps) after each cheap measurement."""
+    if state_every is not None and (
+        isinstance(state_every, bool) or not isinstance(state_every, int) or state_every < 1
+    ):
+        raise FourierCircuitsError(f"state_every={state_every!r} must be a positive integer")
     cfg = config.resolved()
+    if resume is not None:
+        resume.require_config(cfg.as_dict())
     task = Task(cfg.p, cfg.k)
     device = resolve_device(cfg.device)
     dtype = torch_dtype(cfg.dtype)
@@ -150,8 +200,26 @@ def train(config: TrainConfig, *, callback: Callback | None = None) -> TrainResu
     assert cfg.width is not None and cfg.steps is not None
     threads = cfg.threads or auto_threads(len(train_inputs), cfg.width)
     # torch on one thread, the kernel's chunks on `threads` Python workers (training.kernel)
+    watcher = (
+        None
+        if monitor is None
+        else Watcher(monitor, train_inputs, test_inputs, p=task.p, seed=cfg.seed, device=device)
+    )
+    hooks = _Hooks(callback, monitor_callback, on_state, state_every, resume)
     with thread_limit(threads, torch_threads=1 if device.type == "cpu" else None):
-        return _train(cfg, task, device, dtype, train_inputs, test_inputs, threads, callback)
+        result = _train(
+            cfg, task, device, dtype, train_inputs, test_inputs, threads, hooks, watcher
+        )
+    return TrainRun(result, () if watcher is None else tuple(watcher.records))
+
+
+@dataclass(frozen=True)
+class _Hooks:
+    callback: Callback | None
+    monitor_callback: MonitorCallback | None
+    on_state: StateCallback | None
+    state_every: int | None
+    resume: TrainState | None
 
 
 def _train(
@@ -162,7 +230,8 @@ def _train(
     train_inputs: np.ndarray,
     test_inputs: np.ndarray,
     threads: int,
-    callback: Callback | None,
+    hooks: _Hooks,
+    watcher: Watcher | None,
 ) -> TrainResult:
     assert cfg.width is not None and cfg.steps is not None
     generator = torch.Generator().manual_seed(cfg.seed)
@@ -173,7 +242,7 @@ def _train(
         U, W, cfg, gamma_star=gamma_star(task.p, task.k), generator=generator, workers=threads
     )
     initial = _snapshot(method.U, method.W, cfg, step=0, history=())
-    stream = batches(data, cfg.batch_size, generator)
+    stream = BatchStream(data, cfg.batch_size, generator)
 
     history: list[HistoryRecord] = []
     start = time.perf_counter()
@@ -189,6 +258,55 @@ def _train(
     )
     best_ratio, best_ratio_step = -math.inf, 0
     stop_reason = "steps"
+    step = 0
+    resume = hooks.resume
+    if resume is not None:  # everything as it was after resume.step steps (training.state)
+        method.load_state_dict(resume.method)
+        generator.set_state(resume.generator)
+        stream.load_state_dict(resume.stream)
+        watch.first, watch.best = resume.watch
+        last_loss, step = resume.last_loss, resume.step
+        best_ratio, best_ratio_step = resume.best_ratio, resume.best_ratio_step
+        history = list(resume.history)
+        start -= resume.seconds
+        if watcher is not None:
+            watcher.records[:] = [MonitorRecord.from_dict(r) for r in resume.extra["monitor"]]
+
+    def export(step: int) -> None:
+        if hooks.on_state is None or hooks.state_every is None or step % hooks.state_every:
+            return
+        extra = {} if watcher is None else {"monitor": [r.as_dict() for r in watcher.records]}
+        hooks.on_state(
+            TrainState(
+                step=step,
+                seconds=time.perf_counter() - start,
+                method=method.state_dict(),
+                generator=generator.get_state(),
+                stream=stream.state_dict(),
+                watch=(watch.first, watch.best),
+                last_loss=last_loss,
+                best_ratio=best_ratio,
+                best_ratio_step=best_ratio_step,
+                history=tuple(history),
+                config=cfg.as_dict(),
+                extra=extra,
+            )
+        )
+
+    def look(step: int) -> bool:
+        """The cheap measurement (a Monitor's runs); True when the run has settled."""
+        assert watcher is not None
+        rec = watcher.measure(
+            method.U,
+            method.W,
+            step=step,
+            seconds=time.perf_counter() - start,
+            loss=last_loss,
+            lr=method.lr(max(step - 1, 0)),
+        )
+        if hooks.monitor_callback is not None:
+            hooks.monitor_callback(rec, cfg.steps or 0)
+        return watcher.settled()
 
     def record(step: int, net: PolyNet) -> HistoryRecord:
         rec = measure(
@@ -201,17 +319,27 @@ def _train(
             lr=method.lr(max(step - 1, 0)),
         )
         history.append(rec)
-        if callback is not None:
-            callback(rec, cfg.steps or 0)
+        if hooks.callback is not None:
+            hooks.callback(rec, cfg.steps or 0)
         return rec
 
-    step = 0
-    record(0, initial)
+    if resume is None:
+        if watcher is None:
+            record(0, initial)
+        else:
+            look(0)
     while step < cfg.steps:
         last_loss = method.step(step, next(stream))
         step += 1
         watch.see(step, last_loss, method.lr(step - 1), history)
+        if watcher is not None:
+            if (step % watcher.monitor.every == 0 or step == cfg.steps) and look(step):
+                stop_reason = "settled"
+                break
+            export(step)
+            continue
         if step % cfg.eval_every and step != cfg.steps:
+            export(step)
             continue
         rec = record(step, _snapshot(method.U, method.W, cfg, step=step, history=history))
         if cfg.target_ratio is not None and rec.claims_hold(cfg.target_ratio):
@@ -222,6 +350,9 @@ def _train(
         elif step - best_ratio_step >= cfg.patience:
             stop_reason = "plateau"
             break
+        export(step)
+    if watcher is not None:  # the one measurement over all of D_p, float64
+        record(step, _snapshot(method.U, method.W, cfg, step=step, history=history))
     net = _snapshot(method.U, method.W, cfg, step=step, history=history)  # = history[-1]'s
     return TrainResult(
         config=cfg,

@@ -32,7 +32,9 @@
 
 from __future__ import annotations
 
+import copy
 import math
+from typing import Any
 
 import torch
 
@@ -87,6 +89,19 @@ class Method:
     def step(self, t: int, batch: Batch) -> float:
         raise NotImplementedError
 
+    def state_dict(self) -> dict[str, Any]:
+        """The weights and the optimiser's state, copied to the CPU (training.state): after
+        load_state_dict of it, steps continue exactly as they would have."""
+        return {
+            "U": self.U.detach().to("cpu", copy=True),
+            "W": self.W.detach().to("cpu", copy=True),
+        }
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        with torch.no_grad():
+            self.U.copy_(state["U"])
+            self.W.copy_(state["W"])
+
     def _norm_power_gradient(self) -> tuple[torch.Tensor, torch.Tensor]:
         """d ||theta||_{2,k+1}^(k+1) / d(U, W): for each neuron (k+1) ||theta_i||^(k-1) theta_i
         (the derivative of (||theta_i||^2)^((k+1)/2))."""
@@ -123,6 +138,21 @@ class MarginMethod(Method):
     @property
     def params(self) -> dict[str, torch.Tensor]:
         return {"U": self.U, "W": self.W}
+
+    def state_dict(self) -> dict[str, Any]:
+        moments = {
+            name: [x.detach().to("cpu", copy=True) for x in pair]
+            for name, pair in self.moments.items()
+        }
+        return {**super().state_dict(), "moments": moments, "last_excess": self.last_excess}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        super().load_state_dict(state)
+        with torch.no_grad():
+            for name, pair in self.moments.items():
+                for moment, saved in zip(pair, state["moments"][name], strict=True):
+                    moment.copy_(saved)
+        self.last_excess = float(state["last_excess"])
 
     def lr(self, t: int) -> float:
         half_life = self.config.lr_half_life or 1
@@ -249,6 +279,18 @@ class AdamWMethod(Method):
     def lr(self, t: int) -> float:
         assert self.config.lr is not None
         return self.config.lr * min(1.0, (t + 1) / ADAMW_WARMUP)
+
+    def state_dict(self) -> dict[str, Any]:
+        optimizer = copy.deepcopy(self.optimizer.state_dict())  # its tensors change in place
+        for values in optimizer["state"].values():
+            for key, value in values.items():
+                if isinstance(value, torch.Tensor):
+                    values[key] = value.to("cpu")
+        return {**super().state_dict(), "optimizer": optimizer}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        super().load_state_dict(state)
+        self.optimizer.load_state_dict(state["optimizer"])
 
     def step(self, t: int, batch: Batch) -> float:
         g = ce_gradients(
