@@ -72,7 +72,10 @@ def test_the_full_experiments_use_the_papers_settings_and_fit_in_memory() -> Non
         assert quick["n_heads"] < 160 and quick["p"] ** quick["k"] < 5000
     grok = experiment("grokking").settings(False)
     assert grok["problems"] == [[2, 97], [3, 31], [4, 11], [5, 5]]
-    assert (grok["n_heads"], grok["d_model"], grok["batch_size"]) == (160, 128, 1024)
+    model = grok["model"]
+    assert (model["n_heads"], model["d_model"], model["batch_size"]) == (160, 128, 1024)
+    assert (model["lr"], model["weight_decay"]) == (1e-3, 1e-3)
+    assert grok["model_toolkit"]["weight_decay"] == 1.0  # the arm beside it
     assert experiment("grokking").estimate(False, "cpu").bytes < 8 * GIB
 
 

@@ -70,7 +70,7 @@ NOISE_SAMPLES = 200
 #: Models with Gaussian E, W_Q, W_K of the second control (their largest C).
 WEIGHT_NOISE_SAMPLES = 20
 #: The quick variants' small model (TransformerConfig's defaults otherwise).
-QUICK_SETTINGS: dict[str, Any] = {"d_mlp": 128, "steps": 1000, "eval_every": 50, "threads": 1}
+QUICK_SETTINGS: dict[str, Any] = {"d_mlp": 128, "steps": 300, "eval_every": 50, "threads": 1}
 CLAIM = (
     "A one-layer Transformer trained on k-input modular addition generalises, and the key-query "
     "matrix seen through the embeddings is a 2-D cosine pattern with a sparse 2-D Fourier "
