@@ -85,14 +85,18 @@ class GrokkingExperiment(Experiment):
                     for k, p in QUICK_PROBLEMS
                 ]
             }
-        budget = {"steps": STEPS_PER_K, "eval_every": EVAL_EVERY, "stall_steps": STEPS_PER_K + 1}
+        limits: dict[str, Any] = {
+            "steps": STEPS_PER_K,
+            "eval_every": EVAL_EVERY,
+            "stall_steps": STEPS_PER_K + 1,
+        }
         return {
             "paper": [
-                paper_config(p, k, seed=seed, device=device, threads=THREADS, **budget)
+                paper_config(p, k, seed=seed, device=device, threads=THREADS, **limits)
                 for k, p in PROBLEMS
             ],
             "toolkit": [
-                TransformerConfig(p=p, k=k, seed=seed, device=device, threads=THREADS, **budget)
+                TransformerConfig(p=p, k=k, seed=seed, device=device, threads=THREADS, **limits)
                 for k, p in PROBLEMS
             ],
         }
