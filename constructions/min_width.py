@@ -27,6 +27,7 @@ from typing import Any
 
 import cvxpy as cp
 import numpy as np
+import scipy.linalg
 import scipy.sparse as sp
 
 import fourier_circuits.theory.budget as budget
@@ -95,7 +96,7 @@ ALIASED_DESIGNS: dict[tuple[int, int], PhaseDesign] = {
 #: Largest k for which sdp_lower_bound agrees to run: k = 2, 3 unreduced (a 15 x 15 and an
 #: 81 x 81 PSD matrix, ~20 s) or reduced by symmetry (under 1 s); k = 4 (431 x 431) only reduced
 #: by symmetry (constructions.convex.delsarte, ~10 s). k = 5 (2313 x 2313) reduces too, but
-#: Clarabel stopped at a numerical error after ~5 min and SCS did not finish (docs/min-width.md).
+#: Clarabel stops at a numerical error; its SCS certificate is stored (constructions.stored_bounds).
 SDP_MAX_K = 4
 #: Largest k solved unreduced by default (symmetric=None).
 SDP_FULL_MAX_K = 2
@@ -206,33 +207,42 @@ def _symmetric_lower_bound(
     return LowerBound(k, math.ceil(raw - SDP_PAD), method, raw, found.status)
 
 
-def _outside_entries(k: int) -> tuple[int, list[list[int]]]:
-    """n = |V u {0}| and, per u outside V u {0}, the flat indices i n + j with a_i - a_j = u
-    (a_0 = 0, then V sorted): the entries of M that make up F's coefficient F_u."""
+def _outside_groups(k: int) -> tuple[int, IntArray, IntArray]:
+    """n = |V u {0}|, the flat indices i n + j of the entries of M with a_i - a_j = u outside
+    V u {0} (a_0 = 0, then V sorted), and the number of that u (0, 1, ...) for each: the entries
+    that make up F's coefficient F_u. Vectorised: each difference vector is coded as one integer
+    in base 2 max|a| + 1 (k = 5: n^2 = 5.3 million)."""
     V = set(unwanted_characters(k))
-    A = [(0,) * k, *sorted(V)]
+    A = np.array([(0,) * k, *sorted(V)], dtype=np.int64)
     n = len(A)
-    diff = np.array(A)[:, None, :] - np.array(A)[None, :, :]  # (n, n, k)
-    bad: dict[tuple[int, ...], list[int]] = {}
-    for i, j in itertools.product(range(n), repeat=2):
-        u = tuple(int(c) for c in diff[i, j])
-        if any(u) and u not in V:
-            bad.setdefault(u, []).append(i * n + j)
-    return n, list(bad.values())
+    half = 2 * int(np.abs(A).max())  # differences lie in [-half, half]^k
+    weights = (2 * half + 1) ** np.arange(k)
+    codes = ((A[:, None, :] - A[None, :, :]).reshape(n * n, k) + half) @ weights  # (n^2,)
+    flat = np.flatnonzero(~np.isin(codes, (A + half) @ weights))  # A = V u {0}
+    _, which = np.unique(codes[flat], return_inverse=True)
+    return n, flat, which
+
+
+def _outside_entries(k: int) -> tuple[int, list[IntArray]]:
+    """n and, per u outside V u {0}, its flat indices (_outside_groups, grouped)."""
+    n, flat, which = _outside_groups(k)
+    order = np.argsort(which, kind="stable")
+    starts = np.searchsorted(which[order], np.arange(1, int(which.max()) + 1))
+    return n, np.split(flat[order], starts)
 
 
 def delsarte_ratio(M: FloatArray, k: int) -> float:
     """F~(0) / F~_0 for F = g* M g made exactly feasible (sdp_lower_bound), for any (n, n) M:
     M symmetrised, the coefficients r_u outside V u {0} subtracted, and delta = n max(0,
     -lambda_min) + sum |r_u| + SDP_PAD added, so F~ >= SDP_PAD > 0 with spectrum in V u {0}."""
-    n, bad = _outside_entries(validate_k(k))
+    n, flat, which = _outside_groups(validate_k(k))
     if np.shape(M) != (n, n) or not np.all(np.isfinite(M)):
         raise FourierCircuitsError(f"M must be a finite ({n}, {n}) matrix for k={k}")
     Mv = (M + M.T) / 2
-    lam = float(np.linalg.eigvalsh(Mv)[0])
-    residuals = [float(Mv.ravel()[idx].sum()) for idx in bad]
-    delta = n * max(0.0, -lam) + sum(abs(r) for r in residuals) + SDP_PAD
-    f0 = float(Mv.sum()) - sum(residuals) + delta
+    lam = float(scipy.linalg.eigvalsh(Mv, subset_by_index=[0, 0])[0])  # LAPACK, the smallest only
+    residuals = np.bincount(which, weights=Mv.ravel()[flat])  # r_u, one per u outside
+    delta = n * max(0.0, -lam) + float(np.abs(residuals).sum()) + SDP_PAD
+    f0 = float(Mv.sum()) - float(residuals.sum()) + delta
     return f0 / (float(np.trace(Mv)) + delta)
 
 

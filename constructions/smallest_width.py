@@ -11,7 +11,8 @@ unless an integer-program search or a tiny-p aliased design does better; it is p
 (constructions.exact.prove_design: every unwanted character vanishes; for an aliased design the
 exact margin over D_p); the lower bound per frequency is the largest of the clique bound and, for
 k <= SDP_DEFAULT_MAX_K, the Delsarte SDP made rigorous (reduced by the symmetry S_k x {+-1} for
-k >= 3, constructions.convex.delsarte); with p, the width (p-1)/2 times the design's size
+k >= 3, constructions.convex.delsarte), for k = 5 the stored SDP certificate re-verified
+(constructions.stored_bounds, ~20 s); with p, the width (p-1)/2 times the design's size
 and its brute-force margin ratio (theory.margin_report) while p^k <= BRUTE_FORCE_MAX_EXAMPLES.
 """
 
@@ -35,6 +36,7 @@ from fourier_circuits.constructions.min_width import (
     search_design,
     weighted_network,
 )
+from fourier_circuits.constructions.stored_bounds import CERTIFICATE_FILES, stored_sdp_lower_bound
 from fourier_circuits.theory import (
     FourierCircuitsError,
     Task,
@@ -158,6 +160,8 @@ def smallest_width(
         bounds.append(clique_lower_bound(k))
     if k <= min(SDP_DEFAULT_MAX_K, SDP_MAX_K) and sdp:
         bounds.append(sdp_lower_bound(k))
+    elif k in CERTIFICATE_FILES and sdp:  # k = 5: the stored SDP certificate, re-verified
+        bounds.append(stored_sdp_lower_bound(k))
     best_bound = max(bounds, key=lambda b: b.value, default=None)
     aliased = p is not None and frequency_collisions(p, k)[1] > 0
     lattice, comb = lattice_design(k), comb_design(k)

@@ -311,3 +311,56 @@ def test_clique_checker_rejects_a_shifted_member() -> None:
     chars[1] = tuple(c + 7 for c in chars[1])
     with pytest.raises(FourierCircuitsError, match="not unwanted"):
         clique_lower_bound(3, tuple(chars))
+
+
+def test_pair_orbits_are_the_orbits_of_the_group() -> None:
+    """The sorted-rows names of pair orbits (delsarte.pair_orbits) against the orbits computed
+    from the group action itself (the smallest image code of each pair over G, both orders)."""
+    from fourier_circuits.constructions.convex.delsarte import group_action, pair_orbits
+
+    for k in (2, 3):
+        A = _characters(k)
+        labels = pair_orbits(A)
+        n = len(A)
+        canon = np.full((n, n), np.iinfo(np.int64).max)
+        for g in group_action(A):
+            code = g[:, None] * n + g[None, :]
+            canon = np.minimum(canon, np.minimum(code, code.T))
+        _, expected = np.unique(canon, return_inverse=True)
+        # the same partition: a bijection between the label sets
+        pairs = set(zip(labels.ravel().tolist(), expected.ravel().tolist(), strict=True))
+        assert len(pairs) == len(set(expected.ravel().tolist())) == int(labels.max()) + 1
+
+
+def test_stored_certificates_are_checked_not_trusted() -> None:
+    """Negative controls at k = 3 (fast): pair-orbit values of the wrong count are refused, and
+    forged ones (all ones: 1'M1 / tr M = 81; the identity plus mass off V u {0}) fall below 16."""
+    from fourier_circuits.constructions.stored_bounds import invariant_matrix
+
+    with pytest.raises(FourierCircuitsError, match="pair-orbit values"):
+        invariant_matrix(3, np.ones(5))
+    ones = invariant_matrix(3, np.ones(331))
+    assert ones.sum() / np.trace(ones) == pytest.approx(81) and delsarte_ratio(ones, 3) < 16
+    from fourier_circuits.constructions.stored_bounds import certificate_path
+
+    with pytest.raises(FourierCircuitsError, match="stored for k in"):
+        certificate_path(3)
+
+
+@pytest.mark.slow
+def test_stored_k5_certificate_gives_93_and_forged_mass_is_refused() -> None:
+    """k = 5: the stored invariant M (16861 pair-orbit values, SCS offline) re-verified by
+    delsarte_ratio: 92.197, so at least 93 points per frequency (clique 77, comb 96). Negative
+    control: the same values plus a constant (M + cJ: 1'M1 / tr M grows, but F gains
+    coefficients outside V u {0}) give a smaller rigorous bound, not a larger one."""
+    from fourier_circuits.constructions.stored_bounds import (
+        load_certificate,
+        stored_sdp_lower_bound,
+    )
+
+    bound = stored_sdp_lower_bound(5)
+    assert bound.value == 93 and 92.1 < bound.raw < 92.3 and "stored certificate" in bound.method
+    assert clique_lower_bound(5).value == 77 < bound.value < comb_design(5).size == 96
+    values = load_certificate(5)
+    forged = stored_sdp_lower_bound(5, values + 1e-4)
+    assert forged.raw < 92 < bound.raw

@@ -140,14 +140,14 @@ CLAIMS: tuple[Claim, ...] = (
         "The paper proves gamma* at width 2^(2k-2)(p-1), 2^(2k-1) neurons per frequency, and "
         "leaves open how few suffice. This toolkit's answer: a max-margin network is a weighted "
         "phase design at every frequency; for p without aliasing (every prime p >= 2k+1) no "
-        "such design has fewer than B_k = 6, 16, 40, 77 points (k = 2..5), and the rank-1 "
-        "lattice design with 2*3^(k-1) points reaches gamma*; for k = 2 the two meet, so the "
-        "minimum width is exactly 3(p-1).",
+        "such design has fewer than B_k = 6, 16, 40, 93 points (k = 2..5), and the comb "
+        "design with (k+1) 2^(k-1) points (6, 16, 40, 96) reaches gamma*; for k = 2, 3, 4 the "
+        "two meet, so the minimum width is exactly 3(p-1), 8(p-1), 20(p-1).",
         "docs/min-width.md (this toolkit; the paper's Theorem 4.1 gives the upper end)",
         "`fourier-circuits solve --min-width --p P --k K`: the smallest design found is proved "
         "exactly (every unwanted character vanishes) and its network at width (p-1)/2 times its "
         "size reaches gamma* by brute force over D_p; the lower bound (a clique of characters, "
-        "or a Delsarte SDP made rigorous) is at most that size, and equals it for k = 2.",
+        "or a Delsarte SDP made rigorous) is at most that size, and equals it for k = 2, 3, 4.",
     ),
     Claim(
         "even_p",
