@@ -64,7 +64,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--no-sdp",
         action="store_true",
         help="skip the k = 2 SDP and the k = 3 SOS certificates; with --min-width, the Delsarte "
-        "SDP lower bounds (k <= 4: the clique bound remains)",
+        "SDP lower bounds (k <= 4) and the stored k = 5 certificate: the clique bound remains",
     )
     parser.add_argument(
         "--min-width",

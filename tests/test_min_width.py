@@ -364,3 +364,15 @@ def test_stored_k5_certificate_gives_93_and_forged_mass_is_refused() -> None:
     values = load_certificate(5)
     forged = stored_sdp_lower_bound(5, values + 1e-4)
     assert forged.raw < 92 < bound.raw
+
+
+def test_cli_min_width_k4_without_sdp_reports_the_comb_unsettled(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """k = 4 with --no-sdp: the comb's 40 points (proved, brute force at p = 11) against the
+    clique's 36, so not settled; the SDP's 40 settles it (test_symmetric_sdp_bound_k4_is_forty)."""
+    code, data = run_json(capsys, "solve", "--min-width", "--k", "4", "--p", "11", "--no-sdp")
+    assert code == 0 and data["design"]["name"] == "comb" and data["comb_size"] == 40
+    assert data["smallest_design_size"] == 40 and data["lower_bound_per_frequency"] == 36
+    assert data["proved"] is True and data["settled"] is False and data["lattice_size"] == 54
+    assert data["width"] == 200 and data["margin_ratio"] == pytest.approx(1, abs=MARGIN_RTOL)
