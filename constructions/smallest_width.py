@@ -140,8 +140,9 @@ def smallest_width(
 ) -> SmallestWidth:
     """The smallest width result for order k (and, with p, at that p); see the module docstring.
 
-    sdp: the Delsarte SDP lower bound for k <= SDP_DEFAULT_MAX_K; search_seconds: the time limit
-    of an integer-program search for a design below the lattice on the grid Z_SEARCH_L^k (0: none).
+    sdp: the Delsarte SDP lower bound for k <= SDP_DEFAULT_MAX_K, and for k = 5 the stored SDP
+    certificate re-verified (constructions.stored_bounds); search_seconds: the time limit
+    of an integer-program search for a smaller design on the grid Z_SEARCH_L^k (0: none).
     """
     k = validate_k(k)
     if k > MAX_K:
