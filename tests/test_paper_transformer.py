@@ -182,11 +182,20 @@ def test_grokking_quick_per_k_and_resume(short: None, tmp_path: Path) -> None:
     ("delays", "verdict"),
     [
         ((400, 200, 0, 0), "reproduced"),
+        ((400, 200, 50, 0), "reproduced"),  # one measurement interval up is within resolution
         ((0, 100, 200, 400), "not reproduced"),  # negative control: grokking grows with k
-        ((400, None, 0, 0), "partly reproduced"),
-        ((None, None, None, None), "not reproduced"),
+        ((50, 0, 50, 50), "not reproduced"),  # negative control: no delay to weaken
+        (((1750,), 50, 0, 50), "partly reproduced"),  # k = 2 never generalised: >= 1750
+        ((None, 50, 0, 0), "not reproduced"),  # k = 2 never fitted its training part
     ],
 )
-def test_grokking_verdict(delays: tuple[int | None, ...], verdict: str) -> None:
-    per_k = [{"k": k, "grokking_delay": d} for k, d in zip((2, 3, 4, 5), delays, strict=True)]
+def test_grokking_verdict(delays: tuple[Any, ...], verdict: str) -> None:
+    per_k = [
+        {
+            "k": k,
+            "grokking_delay": None if isinstance(d, tuple) else d,
+            "grokking_delay_at_least": d[0] if isinstance(d, tuple) else d,
+        }
+        for k, d in zip((2, 3, 4, 5), delays, strict=True)
+    ]
     assert grokking._verdict(per_k)[0] == verdict

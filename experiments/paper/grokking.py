@@ -22,10 +22,13 @@ MLP 512, AdamW lr 5e-3, weight decay 1.0, full batch), which groks within a few 
 with the paper's weight decay of 1e-3 the held-out accuracy of k = 2 barely moves in the budget.
 JSON: `per_k` (the paper's settings) and `per_k_toolkit`.
 
-The verdict of an arm: reproduced when every k reaches test accuracy 0.99 and the delay does not
-grow with k and is shorter at k = 5 than at k = 2; partly when the delays of the k that reach it
-do not grow with k; otherwise not reproduced. The experiment's verdict is the paper arm's, raised
-to "partly reproduced" when only the toolkit arm reproduces the claim.
+The verdict of an arm (delays compared to within EVAL_EVERY, their resolution; a k that fits its
+training part but never reaches test accuracy 0.99 counts with the lower bound steps - train
+step, `grokking_delay_at_least`): reproduced when every k reaches test accuracy 0.99 and the
+delay does not grow with k and is shorter at k = 5 than at k = 2; partly when the delays so
+bounded shrink so but some k never reaches test accuracy 0.99; otherwise not reproduced. The
+experiment's verdict is the paper arm's, raised to "partly reproduced" when only the toolkit arm
+reproduces the claim.
 
 Resume: the checkpoint holds the finished runs (parameters, history) and the current run's
 training state (experiments.paper.transformer.train_paper_run). Figures: figures/
@@ -202,6 +205,10 @@ def _entry(row: Any) -> dict[str, Any]:
         "steps_to_train_099": train,
         "steps_to_test_099": test,
         "grokking_delay": None if test is None or train is None else test - train,
+        # a run that fits its training part and never generalises: the delay is at least this
+        "grokking_delay_at_least": (
+            None if train is None else (row.runs[0].steps if test is None else test) - train
+        ),
         "steps": row.runs[0].steps,
         "seconds": row.seconds[0],
         "train_accuracy": row.runs[0].final.train_accuracy,
@@ -211,22 +218,27 @@ def _entry(row: Any) -> dict[str, Any]:
     }
 
 
-def _verdict(per_k: list[dict[str, Any]]) -> tuple[str, str]:
-    """The verdict (module docstring) and its reason, with the numbers."""
-    delays = [(e["k"], e["grokking_delay"]) for e in per_k]
-    reached = [d for _, d in delays if d is not None]
-    monotone = all(a >= b for a, b in itertools.pairwise(reached))
-    listed = ", ".join(f"k={k}: {'-' if d is None else d}" for k, d in delays)
-    every = len(reached) == len(delays)
-    if every and monotone and reached[0] > reached[-1]:
+def _verdict(per_k: list[dict[str, Any]], interval: int = EVAL_EVERY) -> tuple[str, str]:
+    """The verdict (module docstring) and its reason, with the numbers. A k whose test accuracy
+    never reached 0.99 counts with its delay's lower bound (grokking_delay_at_least); delays are
+    compared to within one measurement interval, their resolution."""
+    bounds = [e["grokking_delay_at_least"] for e in per_k]
+    listed = ", ".join(
+        f"k={e['k']}: "
+        + ("-" if b is None else str(b) if e["grokking_delay"] is not None else f">= {b}")
+        for e, b in zip(per_k, bounds, strict=True)
+    )
+    if any(b is None for b in bounds):
+        return NOT_REPRODUCED, f"delays {listed}: some k never reached train accuracy 0.99"
+    shrinks = all(b <= a + interval for a, b in itertools.pairwise(bounds))
+    weaker = bounds[0] > bounds[-1] + interval
+    if not (shrinks and weaker):
+        return NOT_REPRODUCED, f"delays {listed}: they do not shrink with k (to {interval} steps)"
+    if all(e["grokking_delay"] is not None for e in per_k):
         return REPRODUCED, f"delays (steps from train 0.99 to test 0.99) {listed}: shrink with k"
-    if reached and monotone:
-        return (
-            PARTLY,
-            f"delays {listed}: do not grow with k, but not every k reached 0.99 or shrank",
-        )
-    return NOT_REPRODUCED, f"delays {listed}: " + (
-        "no k reached test accuracy 0.99" if not reached else "they do not shrink with k"
+    return PARTLY, (
+        f"delays {listed}: shrink with k, but not every k reached test accuracy 0.99 within "
+        "the step budget"
     )
 
 
