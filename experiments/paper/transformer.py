@@ -30,6 +30,7 @@ embedding}.png (plots_transformer: the curves, Fig. 3's heatmaps and spectra, th
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -69,6 +70,9 @@ SETTLE_TOLERANCE = 0.01
 NOISE_SAMPLES = 200
 #: Models with Gaussian E, W_Q, W_K of the second control (their largest C).
 WEIGHT_NOISE_SAMPLES = 20
+#: flop of one p x p spectrum and its ranking per p^2 log2 p, Python's share included (the
+#: attention analysis of 160 heads at p = 61 took 2.7 s at load 4).
+ANALYSIS_FLOP = 1000
 #: The quick variants' small model (TransformerConfig's defaults otherwise).
 QUICK_SETTINGS: dict[str, Any] = {"d_mlp": 128, "steps": 300, "eval_every": 50, "threads": 1}
 CLAIM = (
@@ -201,14 +205,29 @@ class TransformerExperiment(Experiment):
         }
 
     def estimate(self, quick: bool, device: str) -> Estimate:
+        """Memory: TransformerConfig.estimate's. Time, at theory.budget's flop rate per thread:
+        every step (STEP_FLOP_FACTOR forward passes of a batch, with the per-position tables),
+        each measurement (the monitor's two subsets, or all of D_p, and the attention analysis,
+        ANALYSIS_FLOP p^2 log2 p a head), the final pass and the two noise controls."""
+        from fourier_circuits.constructions.transformer.config import STEP_FLOP_FACTOR
+
         config = self.config(quick, device, 0)
-        nbytes, flop = config.estimate()
-        if not quick:  # the monitor, not all of D_p, every eval_every steps; one final pass
-            per_example = flop / max(config.steps * config.batch, 1) / 6
-            evaluations = config.steps // config.eval_every + 1
-            flop = 6 * config.steps * config.batch * per_example + per_example * (
-                evaluations * 2 * MONITOR_EXAMPLES + 2 * FINAL_EXAMPLES
-            )
+        nbytes, _ = config.estimate()
+        p, k, d, H, e, m = (
+            config.p, config.k, config.d_model, config.n_heads, config.d_head, config.d_mlp
+        )  # fmt: skip
+        per_example = 2 * (H * e * d + 2 * d * m + d * p + 2 * (k + 1) * H * e)
+        tables = 2 * k * p * d * H * e
+        step = STEP_FLOP_FACTOR * (config.batch * per_example + tables)
+        measured = p**k if quick else 2 * MONITOR_EXAMPLES
+        spectra = ANALYSIS_FLOP * p * p * math.log2(p)
+        measurement = measured * per_example + H * spectra
+        final = min(p**k, 2 * FINAL_EXAMPLES) * per_example
+        noise = (NOISE_SAMPLES + WEIGHT_NOISE_SAMPLES * H) * spectra
+        flop = (
+            config.steps * step + (config.steps // config.eval_every + 1) * measurement
+            + final + noise
+        )  # fmt: skip
         cores = config.threads or budget.max_threads()
         rate = budget.FLOP_RATE_PER_CORE * (cores if device == "cpu" else GPU_CORES)
         return Estimate(bytes=int(nbytes), seconds=flop / rate)
