@@ -84,6 +84,7 @@ class SmallestWidth:
     width: int | None = None
     margin_ratio: float | None = None
     failures: tuple[str, ...] = ()
+    aliased: bool = False  # terms alias at this p: the lower bound does not apply
 
     @property
     def holds(self) -> bool:
@@ -91,8 +92,10 @@ class SmallestWidth:
 
     @property
     def settled(self) -> bool:
-        """The proved lower bound meets the proved design: the smallest width is known exactly."""
-        return self.proved and self.lower_bound_per_frequency == self.smallest_design_size
+        """The proved lower bound meets the proved design: the smallest width is known exactly
+        (never at a p where terms alias, since the bound assumes they do not)."""
+        bound = self.lower_bound_per_frequency
+        return self.proved and not self.aliased and bound == self.smallest_design_size
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready, with the keys of `solve --min-width`."""
@@ -220,4 +223,5 @@ def smallest_width(
         width=width,
         margin_ratio=ratio,
         failures=tuple(failures),
+        aliased=aliased,
     )

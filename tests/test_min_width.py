@@ -116,6 +116,8 @@ def test_smallest_width_k3_is_settled_by_the_comb() -> None:
     assert result.as_dict()["settled"] is True and result.width == 48
     open_question = smallest_width(3, sdp=False)
     assert open_question.lower_bound_per_frequency == 15 and not open_question.settled
+    aliased = smallest_width(3, p=9)  # p = 9 aliases: the bound 16 does not apply there
+    assert aliased.aliased and aliased.smallest_design_size == 16 and not aliased.settled
 
 
 def test_symmetric_sdp_agrees_with_the_unreduced_one_k2() -> None:
