@@ -31,7 +31,7 @@ from __future__ import annotations
 import copy
 import math
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import numpy as np
@@ -47,6 +47,7 @@ from fourier_circuits.constructions.training.model import (
     torch_dtype,
 )
 from fourier_circuits.constructions.training.result import TrainingDivergedError
+from fourier_circuits.constructions.training.state import BatchStream
 from fourier_circuits.constructions.transformer.config import TransformerConfig
 from fourier_circuits.constructions.transformer.model import (
     BIASES,
@@ -151,40 +152,6 @@ def _data(inputs: np.ndarray[Any, Any], p: int, device: torch.device) -> Batch:
     x = torch.tensor(np.asarray(inputs), dtype=torch.int64, device=device)
     y = torch.tensor(labels(inputs, p), dtype=torch.int64, device=device)
     return Batch(x, y)
-
-
-class BatchStream(Iterator[Batch]):
-    """constructions.training's batches() with its position exported: the full batch forever, or
-    mini-batches of a fresh random permutation of the training part each epoch, drawn from
-    `generator` as batches() draws them (the same batches for the same seed). state_dict() is
-    this epoch's permutation and the examples of it already served; load_state_dict() goes on
-    from there (the generator's own state is saved beside it)."""
-
-    def __init__(self, data: Batch, batch_size: int | None, generator: torch.Generator) -> None:
-        self.data, self.generator = data, generator
-        n = len(data)
-        self.size = None if batch_size is None or batch_size >= n else batch_size
-        self.order: torch.Tensor | None = None  # this epoch's permutation (on the CPU)
-        self.position = 0  # examples of this epoch already served
-
-    def __next__(self) -> Batch:
-        if self.size is None:
-            return self.data
-        n = len(self.data)
-        if self.order is None or self.position >= n:
-            self.order = torch.randperm(n, generator=self.generator)
-            self.position = 0
-        index = self.order[self.position : self.position + self.size]
-        self.position += self.size
-        return select(self.data, index.to(self.data.labels.device))
-
-    def state_dict(self) -> dict[str, Any]:
-        return {"order": self.order, "position": self.position}
-
-    def load_state_dict(self, state: Mapping[str, Any]) -> None:
-        order = state["order"]
-        self.order = None if order is None else order.to("cpu", torch.int64)
-        self.position = int(state["position"])
 
 
 def _monitor(data: Batch, n: int | None, rng: np.random.Generator) -> Batch:
