@@ -10,7 +10,8 @@ from fourier_circuits.constructions.training.config import (
     OPTIMIZERS,
     TrainConfig,
 )
-from fourier_circuits.constructions.training.loop import auto_threads, train
+from fourier_circuits.constructions.training.loop import TrainRun, auto_threads, train, train_run
+from fourier_circuits.constructions.training.monitor import Monitor, MonitorRecord
 from fourier_circuits.constructions.training.result import (
     HistoryRecord,
     TrainingDivergedError,
@@ -19,6 +20,7 @@ from fourier_circuits.constructions.training.result import (
     TrainResult,
     measure,
 )
+from fourier_circuits.constructions.training.state import TrainState
 from fourier_circuits.theory.tolerances import (
     COVERAGE_CLAIM,
     MARGIN_RATIO_CLAIM,
@@ -34,12 +36,17 @@ __all__ = [
     "OPTIMIZERS",
     "SINGLE_FREQUENCY_CLAIM",
     "HistoryRecord",
+    "Monitor",
+    "MonitorRecord",
     "TrainConfig",
     "TrainResult",
+    "TrainRun",
+    "TrainState",
     "TrainingDivergedError",
     "TrainingError",
     "TrainingStalledError",
     "auto_threads",
     "measure",
     "train",
+    "train_run",
 ]

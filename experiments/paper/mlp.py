@@ -241,6 +241,7 @@ class MLPExperiment(Experiment):
     ) -> dict[str, Any]:
         final = result.final
         end, start = _power(result.net), _power(result.initial)
+        mass = _mass(result.net)
         return {
             "network": str(context.work_dir.name + "/network.npz"),
             "stop_reason": result.stop_reason,
@@ -253,6 +254,8 @@ class MLPExperiment(Experiment):
             "max_normalized_power_median": final.max_normalized_power_median,
             "max_normalized_power_min": final.max_normalized_power_min,
             "power_share_above_0_9": float(np.mean(end > POWER_THRESHOLD)),
+            # by (k+1)-homogeneity neuron i carries ||theta_i||^(k+1) of the logits
+            "mass_share_above_0_9": float(mass[end > POWER_THRESHOLD].sum() / mass.sum()),
             "init_max_normalized_power_median": float(np.median(start)),
             "init_power_share_above_0_9": float(np.mean(start > POWER_THRESHOLD)),
             "frequencies_covered": final.frequencies_covered,
@@ -320,8 +323,15 @@ def verdict_of(test: float, found: dict[str, Any]) -> tuple[str, str]:
 
 
 def _power(net: PolyNet) -> np.ndarray[Any, Any]:
+    """The active neurons' maximum normalized power (theory.neuron_spectra)."""
     spectra = neuron_spectra(net)
     return np.asarray(spectra.max_normalized_power[spectra.active])
+
+
+def _mass(net: PolyNet) -> np.ndarray[Any, Any]:
+    """The active neurons' ||theta_i||^(k+1), each one's share of the logits' scale."""
+    spectra = neuron_spectra(net)
+    return np.asarray(spectra.norms[spectra.active] ** (net.k + 1))
 
 
 MLP_EXPERIMENTS: tuple[MLPExperiment, ...] = (

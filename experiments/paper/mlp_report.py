@@ -68,6 +68,10 @@ def body(found: dict[str, Any], stop_reason: str) -> str:
             "share of neurons above 0.9 (init -> end)",
             f"{found['init_power_share_above_0_9']:.4f} -> {found['power_share_above_0_9']:.4f}",
         ),
+        (
+            "share of ||theta||_{2,k+1}^(k+1) in neurons above 0.9",
+            _number(found["mass_share_above_0_9"]),
+        ),
         ("frequencies covered", _number(found["frequencies_covered"])),
         (
             "neurons per frequency (min / max over 1..(p-1)/2)",
