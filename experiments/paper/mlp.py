@@ -279,6 +279,11 @@ class MLPExperiment(Experiment):
         )
         from fourier_circuits.experiments.plots_paper import monitor_figure, power_histogram_figure
 
+        frequencies = network_frequency_figure(result.net)
+        if result.net.p > 41:  # one tick per frequency would overlap
+            from matplotlib.ticker import MaxNLocator
+
+            frequencies.axes[0].xaxis.set_major_locator(MaxNLocator(integer=True))
         title = f"{self.name}: p={result.net.p}, k={result.net.k}, m={result.net.m}, AdamW"
         made = [
             (
@@ -291,7 +296,7 @@ class MLPExperiment(Experiment):
                 power_histogram_figure(result.initial, result.net),
                 "maximum normalized power of every neuron, at initialisation and at the end",
             ),
-            ("frequencies", network_frequency_figure(result.net), "active neurons per frequency"),
+            ("frequencies", frequencies, "active neurons per frequency"),
             (
                 "training",
                 monitor_figure(records, title),
