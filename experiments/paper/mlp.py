@@ -172,12 +172,15 @@ class MLPExperiment(Experiment):
         cfg = self.config(context.quick, seed=context.seed, device=context.device)
         saved = context.load_checkpoint()
         resume = None if saved is None else TrainState.from_dict(saved["train"])
-        progress = context.progress(cfg.resolved().steps or 0, self.name)
+        # a resumed run counts its steps from where it starts, so the rate and time left are true
+        first = 0 if resume is None else resume.step
+        desc = self.name if resume is None else f"{self.name} (resumed at step {first})"
+        progress = context.progress((cfg.resolved().steps or 0) - first, desc)
 
         def look(record: Any, total: int) -> None:
             test = record.test_accuracy
             progress.update(
-                record.step,
+                record.step - first,
                 test=f"{test:.3f}" if test is not None else "-",
                 power=f"{record.max_normalized_power_median:.3f}",
             )
