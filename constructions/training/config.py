@@ -95,6 +95,7 @@ class TrainConfig:
     temperature: float = 20.0  # margin: logit scale T / gamma*, i.e. every gap is T at the optimum
     split_every: int | None = None  # margin: birth-death every this many steps (0: never)
     split_until: int | None = None  # margin: no birth-death from this step on
+    rebalance: bool = True  # margin: refill frequencies short of neurons (training.rebalance)
     init_scale: float = 1.0  # weights ~ N(0, (init_scale^2) / p): each vector has norm ~ init_scale
     batch_size: int | None = None  # examples per step; None: full batch (adamw: 1024)
     train_fraction: float = 1.0  # share of D_p trained on (the theory uses all of D_p)
@@ -126,6 +127,8 @@ class TrainConfig:
             value = getattr(self, name)
             if value is not None and (not is_int(value) or value < 0):
                 raise FourierCircuitsError(f"{name}={value!r} must be an integer >= 0")
+        if not isinstance(self.rebalance, bool):
+            raise FourierCircuitsError(f"rebalance={self.rebalance!r} must be True or False")
         check_seed(self.seed)
         check_threads(self.threads)
         for name in ("lr", "temperature", "init_scale", "reg_power"):

@@ -23,6 +23,12 @@
     just enough: without this, descent keeps the random share of neurons per frequency it starts
     with, and a frequency with too few neurons cannot form cos(x_1 + ... + x_k - y) (measured
     with split_every=0: (13, 2) seeds 0 and 1 stop on a plateau at margin ratio 0.958, 0.940).
+    Frequency rebalancing (training.rebalance; `rebalance`, on by default): every `split_every`
+    steps, also after `split_until`, frequencies with fewer active neurons than the mean get
+    splits of their own heaviest neuron (or, when empty, a single cosine obeying the phase-sum
+    rule), the donors being light neurons or the most crowded frequency's lightest; without it
+    the counts stay as uneven as the initialisation made them ((61, 2): 2..9 neurons against a
+    mean of 8) and the margin stops short ((61, 2) seed 0: 0.92 against 0.99 at 3250 steps).
 "gd" -- Morwani et al. (arXiv 2311.07568): full-batch gradient descent on
         CE( f(theta) ) + lambda ||theta||_{2,k+1}^r    (r = k + 1: lambda sum_i ||theta_i||^(k+1)),
     learning rate lr doubled at steps 1000, 2000, ..., 10000.
@@ -41,6 +47,7 @@ import torch
 from fourier_circuits.constructions.training.config import TrainConfig
 from fourier_circuits.constructions.training.kernel import ce_gradients
 from fourier_circuits.constructions.training.model import Batch, neuron_norms_sq, norm_power
+from fourier_circuits.constructions.training.rebalance import rebalance
 
 #: Adam's betas for "margin": the paper's AdamW betas (App. J.1), used unchanged.
 BETAS = (0.9, 0.98)
@@ -190,6 +197,12 @@ class MarginMethod(Method):
                 stalled = self._stalled(value)  # called at every check: it tracks the excess
                 if stalled or self._lightest_share() < SPLIT_LIGHT_SHARE / self.U.shape[0]:
                     self._split()
+            if every and (t + 1) % every == 0 and self.config.rebalance:
+                born = rebalance(
+                    self.params, self.moments, split_noise=SPLIT_NOISE, generator=self.generator
+                )
+                if born:
+                    self._project()
         return value
 
     def _lightest_share(self) -> float:
