@@ -10,7 +10,9 @@ exactly when every unwanted character e^{i v.phi} averages to zero over the desi
 - paper:   {0, pi/2} x {0, pi/2, pi, 3pi/2}^(k-1), 2^(2k-1) points (App. G of arXiv 2402.09469);
 - grid3:   {0, 2pi/3, 4pi/3}^k, 3^k points;
 - lattice: phi_i = 2 pi i z / N, i = 0..N-1, N = 2 * 3^(k-1),
-  z = (1, 3, ..., 3^(k-2), 4 * 3^(k-2)).
+  z = (1, 3, ..., 3^(k-2), 4 * 3^(k-2));
+- comb:    (k+1) 2^(k-1) points on Z_{2(k+1)}^k (constructions.comb), the fewest for k = 2, 3, 4
+  (docs/min-width.md).
 """
 
 from __future__ import annotations
@@ -97,6 +99,7 @@ LOG2_SIZES: dict[str, Callable[[int], float]] = {
     "paper": lambda k: 2 * k - 1,
     "grid3": lambda k: k * math.log2(3),
     "lattice": lambda k: 1 + (k - 1) * math.log2(3),
+    "comb": lambda k: math.log2(k + 1) + k - 1,
 }
 
 
@@ -150,10 +153,18 @@ def lattice_design(k: int) -> PhaseDesign:
     return PhaseDesign.lattice("lattice", 2 * 3 ** (k - 1), z)
 
 
+def _comb_design(k: int) -> PhaseDesign:
+    """constructions.comb.comb_design (imported here on use: that module builds on this one)."""
+    from fourier_circuits.constructions.comb import comb_design
+
+    return comb_design(k)
+
+
 DESIGNS: dict[str, Callable[[int], PhaseDesign]] = {
     "paper": paper_design,
     "grid3": grid3_design,
     "lattice": lattice_design,
+    "comb": _comb_design,
 }
 
 
