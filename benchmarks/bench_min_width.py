@@ -12,7 +12,7 @@ min_width.delsarte_ratio, and its pair-orbit values written to constructions/del
 --search: Levenberg-Marquardt (scipy least_squares) from random starts on Re, Im mu^(v) = 0 (one v
 of each pair +-v of unwanted characters) and sum w = 1 for an N-point weighted design (phases phi
 (N, k), weights w = a^2); prints each start's residual and support (weights > 1e-6 of the total)
-and whether the weights are equal. This is how the comb design (constructions.comb) was found.
+and whether the weights are equal. This is how the comb design (constructions.designs) was found.
 """
 
 from __future__ import annotations

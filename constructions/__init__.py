@@ -5,6 +5,8 @@ from fourier_circuits.constructions.analytic import construct
 from fourier_circuits.constructions.designs import (
     DESIGNS,
     PhaseDesign,
+    comb_design,
+    comb_size,
     get_design,
     grid3_design,
     lattice_design,
@@ -35,6 +37,8 @@ __all__ = [
     "certify_sdp",
     "check_peer",
     "column_generation",
+    "comb_design",
+    "comb_size",
     "compare_peers",
     "construct",
     "exact_normalized_margin",

@@ -5,7 +5,7 @@ paper leaves open (docs/min-width.md; constructions.min_width holds the mathemat
     r = smallest_width(2, p=7)         # r.smallest_design_size == r.lower_bound_per_frequency == 6
     r.as_dict()                        # what `fourier-circuits solve --min-width --json` prints
 
-The smallest design found is the comb (constructions.comb: (k+1) 2^(k-1) points per frequency,
+The smallest design found is the comb (constructions.designs: (k+1) 2^(k-1) points per frequency,
 below the rank-1 lattice's 2 * 3^(k-1) for k >= 3; for k = 2 both have 6 and the lattice is kept)
 unless an integer-program search or a tiny-p aliased design does better; it is proved exactly
 (constructions.exact.prove_design: every unwanted character vanishes; for an aliased design the
@@ -23,8 +23,12 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from fourier_circuits.constructions.comb import comb_design
-from fourier_circuits.constructions.designs import PhaseDesign, lattice_design, paper_design
+from fourier_circuits.constructions.designs import (
+    PhaseDesign,
+    comb_design,
+    lattice_design,
+    paper_design,
+)
 from fourier_circuits.constructions.exact import exact_normalized_margin, prove_design
 from fourier_circuits.constructions.min_width import (
     ALIASED_DESIGNS,

@@ -1,13 +1,13 @@
-"""The comb design (constructions.comb): (k+1) 2^(k-1) points per frequency reach gamma*, proved in
-exact arithmetic and by brute force over D_p, meeting the proved lower bounds for k = 2, 3, 4; every
-piece of its structure is needed (negative controls)."""
+"""The comb design (constructions.designs.comb_design): (k+1) 2^(k-1) points per frequency reach
+gamma*, proved in exact arithmetic and by brute force over D_p, meeting the proved lower bounds
+for k = 2, 3, 4; every piece of its structure is needed (negative controls)."""
 
 from __future__ import annotations
 
 import pytest
 
 from fourier_circuits.constructions import PhaseDesign, get_design, prove_design
-from fourier_circuits.constructions.comb import comb_design, comb_size
+from fourier_circuits.constructions.designs import comb_design, comb_size
 from fourier_circuits.constructions.min_width import clique_lower_bound, weighted_network
 from fourier_circuits.theory import FourierCircuitsError, gamma_star, margin_report
 from fourier_circuits.theory.tolerances import MARGIN_RTOL

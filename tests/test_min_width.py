@@ -16,7 +16,7 @@ from fourier_circuits.constructions import (
     get_design,
     prove_design,
 )
-from fourier_circuits.constructions.comb import comb_design
+from fourier_circuits.constructions.designs import comb_design
 from fourier_circuits.constructions.exact import unwanted_characters
 from fourier_circuits.constructions.min_width import (
     ALIASED_DESIGNS,

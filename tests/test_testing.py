@@ -20,7 +20,7 @@ from hypothesis import assume, find, given, settings
 from hypothesis import strategies as st
 from hypothesis.errors import InvalidArgument
 
-from fourier_circuits.constructions import DESIGNS, construct, get_design, prove_design
+from fourier_circuits.constructions import DESIGNS, comb_size, construct, get_design, prove_design
 from fourier_circuits.testing import (
     BrokenDesign,
     broken_designs,
@@ -305,7 +305,8 @@ def test_false_law_every_network_has_positive_margin_is_falsified() -> None:
 
 def test_false_law_max_margin_needs_the_paper_width_is_falsified() -> None:
     """Theorem 4.1 assumes m >= 2^(2k-2) (p-1); it does not say a max-margin network needs it.
-    The lattice design reaches gamma* with 3^(k-1) (p-1) neurons."""
+    The comb design reaches gamma* with (k+1) 2^(k-1) (p-1)/2 neurons, the lattice with
+    3^(k-1) (p-1)."""
     p, k = 5, 3
 
     @given(max_margin_networks(p, k))
@@ -316,8 +317,8 @@ def test_false_law_max_margin_needs_the_paper_width_is_falsified() -> None:
     with pytest.raises(AssertionError):
         law()
     smallest = find(max_margin_networks(p, k), lambda n: n.m < width_bound(p, k), settings=FIND)
-    assert smallest.m == lattice_width(p, k) == 36 < width_bound(p, k) == 64
-    assert smallest.meta["designs"] == [["lattice"], ["lattice"]] and smallest.meta["unit"] == 1
+    assert smallest.m == comb_size(k) * (p - 1) // 2 == 32 < lattice_width(p, k) == 36
+    assert smallest.meta["designs"] == [["comb"], ["comb"]] and smallest.meta["unit"] == 1
     assert margin_report(smallest).relative_error <= MARGIN_RTOL
 
 
