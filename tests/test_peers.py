@@ -193,7 +193,7 @@ def test_own_claims_refute_broken_builds() -> None:
 def test_compare_peers_measures_every_design(tmp_path: Path) -> None:
     table = compare_peers(7, 2, widths=(3, 30), seeds=(0, 1))
     by = {(r.design, r.width, r.seed): r for r in table.rows}
-    assert {d for d, _, _ in by} == {"paper", "grid3", "lattice", "weighted", *PEERS}
+    assert {d for d, _, _ in by} == {"paper", "grid3", "lattice", "comb", "weighted", *PEERS}
     for design in ("paper", "grid3", "lattice", "weighted", "cogo6"):
         row = next(r for r in table.rows if r.design == design)
         assert row.margin_ratio == pytest.approx(1.0, abs=1e-9) and row.accuracy == 1.0
