@@ -47,7 +47,7 @@ import torch
 from fourier_circuits.constructions.training.config import TrainConfig
 from fourier_circuits.constructions.training.kernel import ce_gradients
 from fourier_circuits.constructions.training.model import Batch, neuron_norms_sq, norm_power
-from fourier_circuits.constructions.training.rebalance import rebalance
+from fourier_circuits.constructions.training.rebalance import rebalance, split_into
 
 #: Adam's betas for "margin": the paper's AdamW betas (App. J.1), used unchanged.
 BETAS = (0.9, 0.98)
@@ -237,14 +237,7 @@ class MarginMethod(Method):
         heavy, light = int(torch.argmax(norms)), int(torch.argmin(norms))
         if heavy == light:
             return
-        half = 2.0 ** (-1.0 / (self.k + 1))
-        for name, x in self.params.items():
-            x[heavy] *= half
-            noise = torch.randn(x[heavy].shape, generator=self.generator, dtype=torch.float64)
-            size = SPLIT_NOISE * float(x[heavy].norm()) / math.sqrt(x[heavy].numel())
-            x[light] = x[heavy] + size * noise.to(x.device, x.dtype)
-            for moment in self.moments[name]:
-                moment[light] = moment[heavy]
+        split_into(self.params, self.moments, heavy, light, self.k, SPLIT_NOISE, self.generator)
         self._project()
 
 

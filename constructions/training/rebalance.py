@@ -106,7 +106,7 @@ def rebalance(
         if members:
             heavy = max(members, key=lambda i: float(mass[i]))
             used.add(heavy)
-            _split_into(params, moments, heavy, donor, k, split_noise, generator)
+            split_into(params, moments, heavy, donor, k, split_noise, generator)
         else:
             _born(params, moments, donor, f + 1, median_norm, generator)
         born += 1
@@ -117,7 +117,7 @@ def _members(dom: torch.Tensor, active: torch.Tensor, f: int) -> list[int]:
     return [int(i) for i in torch.nonzero((dom == f) & active).flatten()]
 
 
-def _split_into(
+def split_into(
     params: dict[str, torch.Tensor],
     moments: dict[str, tuple[torch.Tensor, torch.Tensor]],
     heavy: int,
@@ -126,7 +126,9 @@ def _split_into(
     split_noise: float,
     generator: torch.Generator,
 ) -> None:
-    """Neuron `heavy` split into itself and `donor` (birth-death's split, into a chosen slot)."""
+    """Neuron `heavy` split into itself and `donor`: both halves scaled by 2^(-1/(k+1)) (the logits
+    keep heavy's part), donor perturbed by split_noise, Adam's moments copied (birth-death's split,
+    MarginMethod._split, and rebalancing's)."""
     half = 2.0 ** (-1.0 / (k + 1))
     for name, x in params.items():
         x[heavy] *= half
