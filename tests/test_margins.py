@@ -8,7 +8,7 @@ import pytest
 from hypothesis import example, given, note, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
-from naive import logit_roundoff, naive_logits, naive_margins
+from naive import lexicographic_inputs, logit_roundoff, naive_logits, naive_margins
 from strategies import gaussian_networks, seeds
 
 from fourier_circuits.constructions import construct
@@ -26,8 +26,10 @@ from fourier_circuits.theory import (
     gamma_star,
     labels,
     margin_report,
+    margin_report_by_part,
     margins_from_logits,
     normalized_margin,
+    part_index,
 )
 from fourier_circuits.theory.tolerances import MARGIN_RTOL, TIE_RTOL
 
@@ -230,3 +232,49 @@ def test_margin_report_does_not_depend_on_chunking(
     assert abs(other.margin - base.margin) <= tol
     assert abs(other.margin_spread - base.margin_spread) <= 2 * tol
     assert other.n_examples == base.n_examples
+
+
+@settings(max_examples=25, deadline=None)
+@given(net=small_networks, seed=seeds, chunk_rows=st.integers(1, 64))
+def test_margin_report_by_part_matches_each_part_measured_alone(
+    net: PolyNet, seed: int, chunk_rows: int
+) -> None:
+    """One pass over D_p gives, per part of a random split, the margin, accuracy and Condition 3.8
+    of the naive one-hot evaluation of that part's rows alone, and the same MarginReport."""
+    a = lexicographic_inputs(net.p, net.k)
+    order = np.random.default_rng(seed).permutation(len(a))
+    cut = len(a) // 2
+    train, test = a[order[:cut]], a[order[cut:]]
+    where = part_index(net.p, net.k, (train, test))
+    assert where is not None
+    whole, parts = margin_report_by_part(net, where, chunk_rows=chunk_rows)
+    assert whole == margin_report(net, chunk_rows=chunk_rows)
+    for rows, part in zip((train, test), parts, strict=True):
+        assert part.n_examples == len(rows)
+        if not len(rows):
+            assert part.margin == np.inf
+            continue
+        logits = naive_logits(net, rows)
+        g, gw = naive_margins(logits, labels(rows, net.p))
+        tol = 4 * float(logit_roundoff(net, rows).max()) + 1e-300
+        assert abs(part.margin - g.min()) <= tol
+        assert abs(part.accuracy - np.count_nonzero(g > tol) / len(rows)) <= np.count_nonzero(
+            np.abs(g) <= tol
+        ) / len(rows)
+        expected = condition_3_8(net, rows)
+        assert abs(part.condition_3_8 - expected) <= 1e-9 * max(1.0, abs(expected))
+
+
+def test_part_index_refuses_repeated_inputs_and_margin_report_by_part_a_foreign_index() -> None:
+    """Negative controls: an input in two parts or twice in one gives None (the caller measures
+    row by row); an index of the wrong length or dtype is refused with its shape."""
+    a = np.array([[0, 1], [1, 2], [2, 0]])
+    assert part_index(3, 2, (a, a[:1])) is None
+    assert part_index(3, 2, (np.vstack([a, a[:1]]),)) is None
+    where = part_index(3, 2, (a, np.array([[0, 0]])))
+    assert where is not None and where.tolist() == [1, 0, -1, -1, -1, 0, 0, -1, -1]
+    net = construct(3, 2)  # D_3 for k = 2: 9 examples
+    with pytest.raises(FourierCircuitsError, match=r"int8 of shape \(9,\)"):
+        margin_report_by_part(net, where[:5])
+    with pytest.raises(FourierCircuitsError, match="int8"):
+        margin_report_by_part(net, where.astype(np.int64))

@@ -43,14 +43,17 @@ from fourier_circuits.theory.fourier import (
 from fourier_circuits.theory.margins import (
     CertificateCheck,
     MarginReport,
+    PartMargins,
     check_certificate,
     class_weighted_margins,
     condition_3_8,
     dataset_margin,
     example_margins,
     margin_report,
+    margin_report_by_part,
     margins_from_logits,
     normalized_margin,
+    part_index,
 )
 from fourier_circuits.theory.network import FloatArray, LogitChunk, PolyNet
 from fourier_circuits.theory.network_file import write_atomic
@@ -87,6 +90,7 @@ __all__ = [
     "IntArray",
     "LogitChunk",
     "MarginReport",
+    "PartMargins",
     "NeuronSpectra",
     "PolyNet",
     "SingleNeuronOptimum",
@@ -123,6 +127,7 @@ __all__ = [
     "labels",
     "lattice_width",
     "margin_report",
+    "margin_report_by_part",
     "margins_from_logits",
     "max_normalized_power",
     "maximise_single_neuron",
@@ -131,6 +136,7 @@ __all__ = [
     "noise_concentration",
     "noise_concentrations",
     "normalized_margin",
+    "part_index",
     "one_sided_power",
     "optimal_neuron",
     "pooled_concentration",

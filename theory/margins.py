@@ -179,7 +179,11 @@ def margin_report(
     refuses weights whose logits could overflow float64 (require_representable) and a pass that
     would not fit or finish (theory.evaluation.require_pass)."""
     require_representable(net)
-    stats = net.map_chunks(_chunk_stats, chunk_rows=chunk_rows, workers=workers)
+    return _report(net, net.map_chunks(_chunk_stats, chunk_rows=chunk_rows, workers=workers))
+
+
+def _report(net: PolyNet, stats: list[_ChunkStats]) -> MarginReport:
+    """The MarginReport of a network from the statistics of its chunks of D_p."""
     best = min(stats, key=lambda s: (s.min_margin, s.argmin))
     norm = net.norm()
     norm_power = _norm_power(net)
@@ -274,3 +278,110 @@ def check_certificate(net: PolyNet, *, report: MarginReport | None = None) -> Ce
         mean_class_weighted=r.mean_class_weighted,
         single_neuron_max=bound,
     )
+
+
+@dataclass(frozen=True)
+class PartMargins:
+    """Margins over one part of D_p (e.g. the training or the held-out split), measured in the
+    same pass as the MarginReport over all of D_p (margin_report_by_part).
+
+    margin: min g over the part (+inf when the part is empty); n_correct: examples with g > 0;
+    condition_3_8: max over the part of (g' - g) divided by its largest |logit| (condition_3_8).
+    """
+
+    n_examples: int
+    margin: float
+    n_correct: int
+    condition_3_8: float
+
+    @property
+    def accuracy(self) -> float:
+        return self.n_correct / self.n_examples if self.n_examples else float("nan")
+
+
+def part_index(p: int, k: int, parts: tuple[IntArray, ...]) -> np.ndarray[Any, Any] | None:
+    """For each example of D_p (lexicographic order) the number of the part that holds it, -1 for
+    none (int8, p^k bytes); None when an input occurs twice (in one part or in two), since then
+    the per-part counts of a pass over D_p would differ from counts over the parts' rows."""
+    if len(parts) > 127:
+        raise FourierCircuitsError(f"{len(parts)} parts: at most 127")
+    where = np.full(p**k, -1, dtype=np.int8)
+    powers = p ** np.arange(k - 1, -1, -1, dtype=np.int64)
+    for number, inputs in enumerate(parts):
+        flat = np.asarray(inputs, dtype=np.int64).reshape(-1, k) @ powers
+        if np.unique(flat).size != flat.size or (where[flat] != -1).any():
+            return None
+        where[flat] = number
+    return where
+
+
+@dataclass(frozen=True)
+class _PartChunk:
+    stats: _ChunkStats
+    n: tuple[int, ...]
+    margin: tuple[float, ...]
+    n_correct: tuple[int, ...]
+    gap: tuple[float, ...]
+    scale: tuple[float, ...]
+
+
+def _part_chunk_stats(chunk: LogitChunk, where: np.ndarray[Any, Any], n_parts: int) -> _PartChunk:
+    logits, y = chunk.logits, chunk.labels
+    rows = np.arange(len(y))
+    part = where[chunk.start : chunk.start + len(y)]
+    correct = logits[rows, y].copy()
+    abs_max = np.abs(logits).max(axis=1)
+    total = logits.sum(axis=1)
+    p = logits.shape[1]
+    g_weighted = correct - (total - correct) / (p - 1)
+    wrong = logits.copy()
+    wrong[rows, y] = -np.inf
+    g = correct - wrong.max(axis=1)
+    stats = _chunk_stats(chunk)  # overwrites logits: last
+    n, margin, n_correct, gap, scale = [], [], [], [], []
+    for number in range(n_parts):
+        mask = part == number
+        n.append(int(np.count_nonzero(mask)))
+        if n[-1] == 0:
+            margin.append(math.inf), n_correct.append(0), gap.append(-math.inf), scale.append(0.0)
+            continue
+        margin.append(float(g[mask].min()))
+        n_correct.append(int(np.count_nonzero(g[mask] > 0)))
+        gap.append(float((g_weighted[mask] - g[mask]).max()))
+        scale.append(float(abs_max[mask].max()))
+    return _PartChunk(stats, tuple(n), tuple(margin), tuple(n_correct), tuple(gap), tuple(scale))
+
+
+def margin_report_by_part(
+    net: PolyNet,
+    where: np.ndarray[Any, Any],
+    *,
+    chunk_rows: int | None = None,
+    workers: int | None = None,
+) -> tuple[MarginReport, tuple[PartMargins, ...]]:
+    """margin_report over all of D_p and, from the same single pass, the margins of each part
+    (`where` from part_index: the part of each example, -1 for none)."""
+    require_representable(net)
+    where = np.asarray(where)
+    if where.shape != (net.task.n_examples,) or where.dtype != np.int8:
+        raise FourierCircuitsError(
+            f"where has shape {where.shape} and dtype {where.dtype}: it must be int8 of shape "
+            f"({net.task.n_examples},), one entry per example of D_p (part_index)"
+        )
+    n_parts = int(where.max()) + 1 if where.size else 0
+    chunks = net.map_chunks(
+        lambda c: _part_chunk_stats(c, where, n_parts), chunk_rows=chunk_rows, workers=workers
+    )
+    report = _report(net, [c.stats for c in chunks])
+    parts = []
+    for i in range(n_parts):
+        scale = max(c.scale[i] for c in chunks) or 1.0
+        parts.append(
+            PartMargins(
+                n_examples=sum(c.n[i] for c in chunks),
+                margin=min(c.margin[i] for c in chunks),
+                n_correct=sum(c.n_correct[i] for c in chunks),
+                condition_3_8=max(c.gap[i] for c in chunks) / scale,
+            )
+        )
+    return report, tuple(parts)

@@ -22,8 +22,10 @@ from fourier_circuits.theory import (
     gamma_star,
     labels,
     margin_report,
+    margin_report_by_part,
     margins_from_logits,
     neuron_spectra,
+    part_index,
 )
 from fourier_circuits.theory.claims import NetworkMeasurements, Verdict, judge
 from fourier_circuits.theory.serialise import jsonable
@@ -117,13 +119,17 @@ def measure(
 ) -> HistoryRecord:
     """Measure `net` with the theory module (see the module docstring)."""
     gs = gamma_star(net.p, net.k)
-    report = margin_report(net, workers=1)
-    norm_power = report.norm ** (net.k + 1)
-    if len(train_inputs) == report.n_examples:  # training on all of D_p
-        train_margin, train_accuracy = report.margin, report.n_correct / report.n_examples
-    else:
+    where = part_index(net.p, net.k, (train_inputs, test_inputs))
+    if where is not None:  # a split of D_p: one pass measures all of it and both parts
+        report, (train, test) = margin_report_by_part(net, where, workers=1)
+        train_margin, train_accuracy, condition = train.margin, train.accuracy, train.condition_3_8
+        test_accuracy = test.accuracy if test.n_examples else None
+    else:  # inputs repeated: measured row by row
+        report = margin_report(net, workers=1)
         train_margin, train_accuracy = _margin_and_accuracy(net, train_inputs)
-    test_accuracy = _margin_and_accuracy(net, test_inputs)[1] if len(test_inputs) else None
+        test_accuracy = _margin_and_accuracy(net, test_inputs)[1] if len(test_inputs) else None
+        condition = condition_3_8(net, train_inputs)
+    norm_power = report.norm ** (net.k + 1)
     spectra = neuron_spectra(net)
     summary = fourier_summary(net, spectra=spectra)
     active = spectra.active
@@ -142,7 +148,7 @@ def measure(
         train_margin_ratio=train_margin / norm_power / gs,
         class_weighted_margin=report.mean_class_weighted,
         class_weighted_ratio=report.mean_class_weighted / gs,
-        condition_3_8=condition_3_8(net, train_inputs),
+        condition_3_8=condition,
         norm=report.norm,
         n_active=summary.n_active,
         frequencies_covered=summary.frequencies_covered,
