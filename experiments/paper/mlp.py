@@ -136,8 +136,8 @@ class MLPExperiment(Experiment):
         }
 
     def _flop(self, quick: bool) -> float:
-        """The AdamW run's worst case: every step, the monitor, the final measurement (margins
-        over D_p and the two halves, Condition 3.8: four evaluations)."""
+        """The AdamW run's worst case: every step, the monitor, the final measurement (one pass
+        over D_p: training.result.measure)."""
         cfg = self.config(quick).resolved()
         k, p, steps, every = self._problem(quick)
         assert cfg.width is not None and cfg.batch_size is not None
@@ -148,7 +148,7 @@ class MLPExperiment(Experiment):
         return (
             steps * step
             + looks * 2 * budget.evaluation_flop(sample, cfg.width, k, p)
-            + 4 * budget.evaluation_flop(n, cfg.width, k, p)
+            + budget.evaluation_flop(n, cfg.width, k, p)
         )
 
     def _margin_flop(self, quick: bool) -> float:
