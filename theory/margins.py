@@ -356,11 +356,13 @@ def margin_report_by_part(
     net: PolyNet,
     where: np.ndarray[Any, Any],
     *,
+    n_parts: int | None = None,
     chunk_rows: int | None = None,
     workers: int | None = None,
 ) -> tuple[MarginReport, tuple[PartMargins, ...]]:
     """margin_report over all of D_p and, from the same single pass, the margins of each part
-    (`where` from part_index: the part of each example, -1 for none)."""
+    (`where` from part_index: the part of each example, -1 for none; n_parts: how many parts,
+    by default 1 + the largest number in `where`, so that an empty last part is still reported)."""
     require_representable(net)
     where = np.asarray(where)
     if where.shape != (net.task.n_examples,) or where.dtype != np.int8:
@@ -368,7 +370,8 @@ def margin_report_by_part(
             f"where has shape {where.shape} and dtype {where.dtype}: it must be int8 of shape "
             f"({net.task.n_examples},), one entry per example of D_p (part_index)"
         )
-    n_parts = int(where.max()) + 1 if where.size else 0
+    if n_parts is None:
+        n_parts = int(where.max()) + 1 if where.size else 0
     chunks = net.map_chunks(
         lambda c: _part_chunk_stats(c, where, n_parts), chunk_rows=chunk_rows, workers=workers
     )

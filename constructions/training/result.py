@@ -121,7 +121,7 @@ def measure(
     gs = gamma_star(net.p, net.k)
     where = part_index(net.p, net.k, (train_inputs, test_inputs))
     if where is not None:  # a split of D_p: one pass measures all of it and both parts
-        report, (train, test) = margin_report_by_part(net, where, workers=1)
+        report, (train, test) = margin_report_by_part(net, where, n_parts=2, workers=1)
         train_margin, train_accuracy, condition = train.margin, train.accuracy, train.condition_3_8
         test_accuracy = test.accuracy if test.n_examples else None
     else:  # inputs repeated: measured row by row
