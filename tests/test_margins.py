@@ -255,7 +255,7 @@ def test_margin_report_by_part_matches_each_part_measured_alone(
             assert part.margin == np.inf
             continue
         logits = naive_logits(net, rows)
-        g, gw = naive_margins(logits, labels(rows, net.p))
+        g, _ = naive_margins(logits, labels(rows, net.p))
         tol = 4 * float(logit_roundoff(net, rows).max()) + 1e-300
         assert abs(part.margin - g.min()) <= tol
         assert abs(part.accuracy - np.count_nonzero(g > tol) / len(rows)) <= np.count_nonzero(
