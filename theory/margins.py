@@ -343,7 +343,10 @@ def _part_chunk_stats(chunk: LogitChunk, where: np.ndarray[Any, Any], n_parts: i
         mask = part == number
         n.append(int(np.count_nonzero(mask)))
         if n[-1] == 0:
-            margin.append(math.inf), n_correct.append(0), gap.append(-math.inf), scale.append(0.0)
+            margin.append(math.inf)
+            n_correct.append(0)
+            gap.append(-math.inf)
+            scale.append(0.0)
             continue
         margin.append(float(g[mask].min()))
         n_correct.append(int(np.count_nonzero(g[mask] > 0)))
