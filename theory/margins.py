@@ -326,18 +326,10 @@ class _PartChunk:
 
 
 def _part_chunk_stats(chunk: LogitChunk, where: np.ndarray[Any, Any], n_parts: int) -> _PartChunk:
-    logits, y = chunk.logits, chunk.labels
-    rows = np.arange(len(y))
-    part = where[chunk.start : chunk.start + len(y)]
-    correct = logits[rows, y].copy()
-    abs_max = np.abs(logits).max(axis=1)
-    total = logits.sum(axis=1)
-    p = logits.shape[1]
-    g_weighted = correct - (total - correct) / (p - 1)
-    wrong = logits.copy()
-    wrong[rows, y] = -np.inf
-    g = correct - wrong.max(axis=1)
-    stats = _chunk_stats(chunk)  # overwrites logits: last
+    part = where[chunk.start : chunk.start + len(chunk.labels)]
+    g, g_weighted = margins_from_logits(chunk.logits, chunk.labels)
+    abs_max = np.abs(chunk.logits).max(axis=1)
+    stats = _chunk_stats(chunk)  # overwrites the logits: last
     n, margin, n_correct, gap, scale = [], [], [], [], []
     for number in range(n_parts):
         mask = part == number
