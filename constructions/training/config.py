@@ -96,6 +96,7 @@ class TrainConfig:
     split_every: int | None = None  # margin: birth-death every this many steps (0: never)
     split_until: int | None = None  # margin: no birth-death from this step on
     rebalance: bool = True  # margin: refill frequencies short of neurons (training.rebalance)
+    lbfgs: bool = True  # margin, full batch: L-BFGS once the spectra form (training.lbfgs)
     init_scale: float = 1.0  # weights ~ N(0, (init_scale^2) / p): each vector has norm ~ init_scale
     batch_size: int | None = None  # examples per step; None: full batch (adamw: 1024)
     train_fraction: float = 1.0  # share of D_p trained on (the theory uses all of D_p)
@@ -127,8 +128,9 @@ class TrainConfig:
             value = getattr(self, name)
             if value is not None and (not is_int(value) or value < 0):
                 raise FourierCircuitsError(f"{name}={value!r} must be an integer >= 0")
-        if not isinstance(self.rebalance, bool):
-            raise FourierCircuitsError(f"rebalance={self.rebalance!r} must be True or False")
+        for name in ("rebalance", "lbfgs"):
+            if not isinstance(getattr(self, name), bool):
+                raise FourierCircuitsError(f"{name}={getattr(self, name)!r} must be True or False")
         check_seed(self.seed)
         check_threads(self.threads)
         for name in ("lr", "temperature", "init_scale", "reg_power"):

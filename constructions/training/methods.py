@@ -46,8 +46,19 @@ import torch
 
 from fourier_circuits.constructions.training.config import TrainConfig
 from fourier_circuits.constructions.training.kernel import ce_gradients
+from fourier_circuits.constructions.training.lbfgs import (
+    MAX_HALVINGS,
+    LBFGSMemory,
+    armijo_holds,
+    first_step_length,
+)
 from fourier_circuits.constructions.training.model import Batch, neuron_norms_sq, norm_power
-from fourier_circuits.constructions.training.rebalance import rebalance, split_into
+from fourier_circuits.constructions.training.rebalance import (
+    SPECTRA_FORMED,
+    dominant_frequencies,
+    rebalance,
+    split_into,
+)
 
 #: Adam's betas for "margin": the paper's AdamW betas (App. J.1), used unchanged.
 BETAS = (0.9, 0.98)
@@ -69,6 +80,8 @@ SPLIT_STALL = 0.1
 #: ... or when the lightest neuron carries less than this share of an average neuron (its
 #: removal then costs the margin little).
 SPLIT_LIGHT_SHARE = 0.25
+#: Without birth-death checks (split_every = 0), the switch to L-BFGS is checked this often.
+SWITCH_EVERY = 100
 #: "gd": the steps at which Morwani et al. double the learning rate.
 GD_DOUBLING_EVERY = 1000
 GD_DOUBLINGS = 10
@@ -140,6 +153,8 @@ class MarginMethod(Method):
             name: (torch.zeros_like(x), torch.zeros_like(x)) for name, x in self.params.items()
         }
         self.last_excess = math.inf  # loss - 1 at the previous birth-death check
+        self.phase = "adam"  # then "lbfgs" (step, _may_switch)
+        self.lbfgs = LBFGSMemory()
         self._project()
 
     @property
@@ -151,7 +166,13 @@ class MarginMethod(Method):
             name: [x.detach().to("cpu", copy=True) for x in pair]
             for name, pair in self.moments.items()
         }
-        return {**super().state_dict(), "moments": moments, "last_excess": self.last_excess}
+        return {
+            **super().state_dict(),
+            "moments": moments,
+            "last_excess": self.last_excess,
+            "phase": self.phase,
+            "lbfgs": self.lbfgs.state_dict(),
+        }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         super().load_state_dict(state)
@@ -160,13 +181,18 @@ class MarginMethod(Method):
                 for moment, saved in zip(pair, state["moments"][name], strict=True):
                     moment.copy_(saved)
         self.last_excess = float(state["last_excess"])
+        self.phase = str(state["phase"])
+        self.lbfgs.load_state_dict(state["lbfgs"], like=self.U)
 
     def lr(self, t: int) -> float:
+        if self.phase == "lbfgs":  # the step length of the last line search
+            return self.lbfgs.step_length
         half_life = self.config.lr_half_life or 1
         assert self.config.lr is not None
         return self.config.lr * max(0.5 ** (t / half_life), LR_FLOOR)
 
-    def step(self, t: int, batch: Batch) -> float:
+    def objective(self, batch: Batch) -> tuple[float, torch.Tensor, torch.Tensor]:
+        """(CE / CE* of the normalized network, its gradient in U, in W) on the batch."""
         # f(theta / ||theta||) = f(theta) / ||theta||^(k+1) by (k+1)-homogeneity, so the loss is
         # CE(c f(theta)) / CE* with c = s / P, P = ||theta||_{2,k+1}^(k+1); by the chain rule
         # dL = (dCE|_c + dCE/dc * dc) / CE*, dc = -(c / P) dP
@@ -175,11 +201,42 @@ class MarginMethod(Method):
         g = ce_gradients(self.U, self.W, batch.inputs, batch.labels, scale=c, workers=self.workers)
         dPU, dPW = self._norm_power_gradient()
         coef = -g.dscale * c / P
-        grads = {
-            "U": dPU.mul_(coef).add_(g.dU).div_(self.optimum),
-            "W": dPW.mul_(coef).add_(g.dW).div_(self.optimum),
-        }
-        value = g.loss / self.optimum
+        dU = dPU.mul_(coef).add_(g.dU).div_(self.optimum)
+        dW = dPW.mul_(coef).add_(g.dW).div_(self.optimum)
+        return g.loss / self.optimum, dU, dW
+
+    def step(self, t: int, batch: Batch) -> float:
+        value = self._lbfgs_step(batch) if self.phase == "lbfgs" else self._adam_step(t, batch)
+        with torch.no_grad():
+            every, until = self.config.split_every or 0, self.config.split_until or 0
+            changed = False
+            if every and (t + 1) % every == 0 and t + 1 < until:
+                stalled = self._stalled(value)  # called at every check: it tracks the excess
+                if stalled or self._lightest_share() < SPLIT_LIGHT_SHARE / self.U.shape[0]:
+                    changed = self._split()
+            born = 0
+            if every and (t + 1) % every == 0 and self.config.rebalance:
+                born = rebalance(
+                    self.params, self.moments, split_noise=SPLIT_NOISE, generator=self.generator
+                )
+                if born:
+                    self._project()
+                    changed = True
+            if changed:
+                self.lbfgs.reset()  # its memory describes the network before the change
+            check = every or SWITCH_EVERY
+            if self.phase == "adam" and (t + 1) % check == 0 and not born and self._may_switch():
+                self.phase = "lbfgs"
+        return value
+
+    def _may_switch(self) -> bool:
+        """Adam -> L-BFGS at the first check (step split_every, or SWITCH_EVERY), in full-batch
+        runs with `lbfgs`."""
+        return self.config.lbfgs and self.config.batch_size is None
+
+    def _adam_step(self, t: int, batch: Batch) -> float:
+        value, dU, dW = self.objective(batch)
+        grads = {"U": dU, "W": dW}
         b1, b2 = BETAS
         lr = self.lr(t)
         with torch.no_grad():
@@ -192,18 +249,53 @@ class MarginMethod(Method):
                 denom = (m2 / (1 - b2 ** (t + 1))).sqrt_().add_(ADAM_EPS)
                 x.addcdiv_(m1, denom, value=-lr / (1 - b1 ** (t + 1)))
             self._project()
-            every, until = self.config.split_every or 0, self.config.split_until or 0
-            if every and (t + 1) % every == 0 and t + 1 < until:
-                stalled = self._stalled(value)  # called at every check: it tracks the excess
-                if stalled or self._lightest_share() < SPLIT_LIGHT_SHARE / self.U.shape[0]:
-                    self._split()
-            if every and (t + 1) % every == 0 and self.config.rebalance:
-                born = rebalance(
-                    self.params, self.moments, split_noise=SPLIT_NOISE, generator=self.generator
-                )
-                if born:
-                    self._project()
         return value
+
+    def _lbfgs_step(self, batch: Batch) -> float:
+        """One L-BFGS iteration (training.lbfgs): direction, Armijo search, back to the sphere.
+        Returns the loss at the new weights (at the old ones when the search failed)."""
+        memory = self.lbfgs
+        if memory.grad is None or memory.loss is None:
+            memory.loss, dU, dW = self.objective(batch)
+            memory.grad = torch.cat([dU.flatten(), dW.flatten()])
+        x0, g0, f0 = self._flat(), memory.grad, memory.loss
+        d = memory.direction(g0)
+        slope = float(g0 @ d)
+        if not slope < 0:  # not downhill: steepest descent from a fresh memory
+            memory.reset()
+            memory.loss, memory.grad = f0, g0
+            d, slope = g0.neg(), -float(g0 @ g0)
+        t = first_step_length(memory, g0)
+        eps = torch.finfo(self.U.dtype).eps
+        for _ in range(MAX_HALVINGS):
+            self._set_flat(x0 + t * d)
+            value, dU, dW = self.objective(batch)
+            if math.isfinite(value) and armijo_holds(value, f0, t, slope, eps):
+                break
+            t /= 2
+        else:  # no decrease found: stay, and start the memory afresh
+            self._set_flat(x0)
+            memory.reset()
+            return f0
+        with torch.no_grad():
+            # back on the sphere; the loss is scale-invariant, so its gradient scales as 1/r
+            r = float(norm_power(self.U, self.W)) ** (1.0 / (self.k + 1))
+            self.U.div_(r)
+            self.W.div_(r)
+            g = torch.cat([dU.flatten(), dW.flatten()]).mul_(r)
+        x = self._flat()
+        memory.remember(x - x0, g - g0)
+        memory.loss, memory.grad, memory.step_length = value, g, t
+        return value
+
+    def _flat(self) -> torch.Tensor:
+        return torch.cat([self.U.flatten(), self.W.flatten()])
+
+    def _set_flat(self, x: torch.Tensor) -> None:
+        n = self.U.numel()
+        with torch.no_grad():
+            self.U.copy_(x[:n].view_as(self.U))
+            self.W.copy_(x[n:].view_as(self.W))
 
     def _lightest_share(self) -> float:
         """min_i ||theta_i||^(k+1) / sum_i ||theta_i||^(k+1): the share of the network that
@@ -230,15 +322,17 @@ class MarginMethod(Method):
             self.U.div_(r)
             self.W.div_(r)
 
-    def _split(self) -> None:
+    def _split(self) -> bool:
         """Birth-death: the lightest neuron becomes a perturbed copy of the heaviest, and both
-        halves carry half the heaviest neuron's ||theta_i||^(k+1) (logits unchanged)."""
+        halves carry half the heaviest neuron's ||theta_i||^(k+1) (logits unchanged). Whether
+        the weights changed."""
         norms = neuron_norms_sq(self.U, self.W)
         heavy, light = int(torch.argmax(norms)), int(torch.argmin(norms))
         if heavy == light:
-            return
+            return False
         split_into(self.params, self.moments, heavy, light, self.k, SPLIT_NOISE, self.generator)
         self._project()
+        return True
 
 
 class GradientDescent(Method):

@@ -24,7 +24,7 @@ from fourier_circuits.constructions.training.result import HistoryRecord
 from fourier_circuits.theory import FourierCircuitsError
 
 #: Bumped when the layout of TrainState.as_dict changes.
-STATE_VERSION = 1
+STATE_VERSION = 2
 
 
 class BatchStream(Iterator[Batch]):
