@@ -152,3 +152,19 @@ def test_forecast_flags_a_run_that_cannot_reach_its_target() -> None:
     assert forecast(early, flat[: len(early)], total_steps=20000, target=0.99) is None
     with pytest.raises(ValueError, match="ratios"):
         forecast([1, 2], [0.5], total_steps=10, target=0.99)
+
+
+def test_forecast_is_not_fooled_by_a_dip() -> None:
+    """A run rising fast enough whose last measurement dipped (a birth-death split, as measured at
+    (101, 2): 0.71, then -1.0, then 0.42) is not called short: the line goes through the best
+    ratio so far. Negative control: the same dip in a flat run is still short."""
+    steps = list(range(0, 5001, 250))
+    rising = [0.2 + 0.0001 * s for s in steps]
+    rising[-1] = -1.0
+    verdict = forecast(steps, rising, total_steps=20000, target=0.99)
+    assert verdict is not None and not verdict.clearly_short
+    assert verdict.ratio == pytest.approx(0.2 + 0.0001 * 4750)
+    flat = [0.6 + 1e-6 * s for s in steps]
+    flat[-1] = -1.0
+    verdict = forecast(steps, flat, total_steps=20000, target=0.99)
+    assert verdict is not None and verdict.clearly_short

@@ -54,8 +54,6 @@ from fourier_circuits.constructions.training.lbfgs import (
 )
 from fourier_circuits.constructions.training.model import Batch, neuron_norms_sq, norm_power
 from fourier_circuits.constructions.training.rebalance import (
-    SPECTRA_FORMED,
-    dominant_frequencies,
     rebalance,
     split_into,
 )
