@@ -28,6 +28,8 @@ STEPS = 200
 #: permutations then draw from the one torch generator, interleaved.
 CONFIGS = {
     "margin": {"split_every": 20},
+    # checks every 30 steps: the state at step 100 is mid-L-BFGS with 10 pairs in its memory
+    "margin-lbfgs": {"optimizer": "margin", "split_every": 30},
     "margin-minibatch": {"optimizer": "margin", "batch_size": 50, "split_every": 20},
     "gd": {},
     "adamw": {"batch_size": 64, "train_fraction": 0.5},
@@ -35,7 +37,7 @@ CONFIGS = {
 
 
 def _config(name: str) -> TrainConfig:
-    options: dict[str, Any] = {"optimizer": name, **CONFIGS[name]}
+    options: dict[str, Any] = {"optimizer": name.split("-")[0], **CONFIGS[name]}
     return TrainConfig(
         p=7,
         k=3,
@@ -69,6 +71,8 @@ def test_resumed_run_equals_uninterrupted_run(name: str) -> None:
     states: list[TrainState] = []
     full = train(cfg, on_state=states.append, state_every=STEPS // 2)
     assert [s.step for s in states] == [STEPS // 2, STEPS]
+    if name == "margin-lbfgs":  # the state carries L-BFGS's memory, and the resume uses it
+        assert states[0].method["phase"] == "lbfgs" and len(states[0].method["lbfgs"]["s"]) > 0
     resumed = train(cfg, resume=_through_file(states[0]))
     assert resumed.steps == full.steps == STEPS
     np.testing.assert_array_equal(resumed.net.U, full.net.U)
@@ -85,6 +89,19 @@ def test_resume_uses_the_state_negative_control() -> None:
     damaged = states[0].as_dict()
     moments = damaged["method"]["optimizer"]["state"][0]
     moments["exp_avg"] = moments["exp_avg"] * 3
+    resumed = train(cfg, resume=TrainState.from_dict(damaged))
+    assert not np.array_equal(resumed.net.U, full.net.U)
+
+
+def test_resume_uses_the_lbfgs_memory_negative_control() -> None:
+    """The same for "margin"'s L-BFGS phase: a memory whose steps are damaged (so its curvature
+    model differs) must change the end; an intact one does not (the parametrized test above)."""
+    cfg = _config("margin-lbfgs")
+    states: list[TrainState] = []
+    full = train(cfg, on_state=states.append, state_every=STEPS // 2)
+    damaged = states[0].as_dict()
+    memory = damaged["method"]["lbfgs"]
+    memory["s"] = [x * 3 for x in memory["s"]]
     resumed = train(cfg, resume=TrainState.from_dict(damaged))
     assert not np.array_equal(resumed.net.U, full.net.U)
 
