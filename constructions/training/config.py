@@ -50,7 +50,7 @@ HIDDEN_COPIES = 6
 DEFAULTS: dict[str, dict[str, Any]] = {
     "margin": {
         "steps": 20_000,
-        "lr": 0.01,  # Adam step on the unit sphere; halved every lr_half_life steps
+        "lr": 0.003,  # Adam step on the unit sphere; halved every lr_half_life steps
         "weight_decay": 0.0,  # unused: the norm is fixed at 1
         "batch_size": None,  # full batch
         "lr_half_life": 3000,

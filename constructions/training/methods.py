@@ -4,7 +4,11 @@
     Minimise the cross-entropy of the normalized network at a fixed logit scale s = T / gamma*,
         L(theta) = CE( s f(theta / ||theta||_{2,k+1}) ),  kept on the sphere ||theta||_{2,k+1} = 1,
     with Adam (betas 0.9, 0.98), a projection back to the sphere after each step and a learning
-    rate halved every `lr_half_life` steps. Why the minimiser is a max-margin network, for every s
+    rate halved every `lr_half_life` steps, until the logits are confident (CE <= SWITCH_CE_SHARE
+    log p, checked every `split_every` steps); from then on, in full-batch runs with `lbfgs`
+    (the default), L-BFGS (training.lbfgs): measured at the paper's width, seed 0, (31, 3)
+    reaches margin ratio 0.99 at step 1050 where Adam alone had 0.986 at 5400, (101, 2) at 1850
+    where Adam alone had 0.964 at 6800. Why the minimiser is a max-margin network, for every s
     (prime p, m >= the width bound): the pair margins g(a, c) = f[y] - f[c] of a unit network have
     mean E[g] = E_a[g'] <= gamma* (the class-weighted bound, Lemmas F.5-F.8 of arXiv 2402.09469);
     CE is a convex function of the vector of all g that is invariant under the affine maps
@@ -213,7 +217,7 @@ class MarginMethod(Method):
         with torch.no_grad():
             every, until = self.config.split_every or 0, self.config.split_until or 0
             changed = False
-            if every and (t + 1) % every == 0 and t + 1 < until:
+            if self.phase == "adam" and every and (t + 1) % every == 0 and t + 1 < until:
                 stalled = self._stalled(value)  # called at every check: it tracks the excess
                 if stalled or self._lightest_share() < SPLIT_LIGHT_SHARE / self.U.shape[0]:
                     changed = self._split()
