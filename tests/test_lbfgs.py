@@ -10,8 +10,7 @@ import numpy as np
 import pytest
 import torch
 
-from fourier_circuits.constructions.training import TrainConfig, train
-from fourier_circuits.constructions.training import methods
+from fourier_circuits.constructions.training import TrainConfig, methods, train
 from fourier_circuits.constructions.training.lbfgs import (
     HISTORY,
     LBFGSMemory,
@@ -43,7 +42,7 @@ def _dense_inverse_bfgs(s: list[np.ndarray], y: list[np.ndarray]) -> np.ndarray:
 
 
 def test_two_loop_recursion_is_the_inverse_bfgs_matrix() -> None:
-    A, s, y = _pairs(8, 5, seed=0)
+    _, s, y = _pairs(8, 5, seed=0)
     memory = LBFGSMemory()
     for si, yi in zip(s, y, strict=True):
         memory.remember(torch.tensor(si), torch.tensor(yi))
@@ -59,7 +58,7 @@ def test_two_loop_recursion_is_the_inverse_bfgs_matrix() -> None:
 
 
 def test_memory_keeps_the_newest_pairs_and_refuses_negative_curvature() -> None:
-    A, s, y = _pairs(4, HISTORY + 3, seed=2)
+    _, s, y = _pairs(4, HISTORY + 3, seed=2)
     memory = LBFGSMemory()
     for si, yi in zip(s, y, strict=True):
         memory.remember(torch.tensor(si), torch.tensor(yi))

@@ -232,7 +232,12 @@ class MarginMethod(Method):
             if changed:
                 self.lbfgs.reset()  # its memory describes the network before the change
             check = every or SWITCH_EVERY
-            if self.phase == "adam" and (t + 1) % check == 0 and not born and self._may_switch(value):
+            if (
+                self.phase == "adam"
+                and (t + 1) % check == 0
+                and not born
+                and self._may_switch(value)
+            ):
                 self.phase = "lbfgs"
         return value
 
