@@ -10,8 +10,9 @@ frequency covered, median maximum normalized power >= 0.95), the step budget is 
 have passed, and prints one table row per run: steps and seconds at the first measurement with
 margin_ratio >= 0.99 (the measurement interval is eval_every = 50 steps), and the final (or, when
 the run was cut off, the last measured) ratio, coverage and median power. The optimisers: margin
-(the default), margin-adam (the default with lbfgs=False: Adam to the end, the default before
-L-BFGS), gd (Morwani et al.) and adamw (the paper's App. J.1). Seconds are wall-clock time
+(the default), margin-adam (the default with lbfgs=False: Adam to the end, at the default's lr
+0.003; the default before L-BFGS had lr 0.01), gd (Morwani et al.) and adamw (the paper's App.
+J.1). Seconds are wall-clock time
 including the measurements, on whatever else the machine is doing; each measurement is also
 written to stderr as it happens (step, ratio, seconds), so a log shows the runs' progress.
 """
