@@ -19,15 +19,15 @@
     every logit gap is T.
     The loss is reported as CE / CE*, CE* = log(1 + (p-1) e^-T) its value at a max-margin
     network, so it is >= 1 and tends to 1 (and its gradient does not shrink like e^-T).
-    Birth-death (after Rotskoff, Jelassi, Bruna, Vanden-Eijnden, NeurIPS 2019): every
-    `split_every` steps until `split_until`, if the lightest neuron carries less than
-    SPLIT_LIGHT_SHARE of an average neuron's ||theta_i||^(k+1), or if the excess loss CE/CE* - 1
-    is above SPLIT_LOSS_GAP and stopped shrinking, the lightest neuron is removed and the
-    heaviest split into two halves (each scaled by 2^(-1/(k+1)), which leaves f unchanged by
-    homogeneity) plus a small random perturbation. At the paper's width the neurons are only
-    just enough: without this, descent keeps the random share of neurons per frequency it starts
-    with, and a frequency with too few neurons cannot form cos(x_1 + ... + x_k - y) (measured
-    with split_every=0: (13, 2) seeds 0 and 1 stop on a plateau at margin ratio 0.958, 0.940).
+    Birth-death (after Rotskoff, Jelassi, Bruna, Vanden-Eijnden, NeurIPS 2019): every `split_every`
+    steps until `split_until`, if the lightest neuron carries less than SPLIT_LIGHT_SHARE of an
+    average neuron's ||theta_i||^(k+1), or if the excess loss CE/CE* - 1 is above SPLIT_LOSS_GAP and
+    stopped shrinking, the lightest neuron is removed and the heaviest split into two halves (each
+    scaled by 2^(-1/(k+1)), which leaves f unchanged by homogeneity) plus a small random
+    perturbation; it stops when L-BFGS takes over. At the paper's width the neurons are only just
+    enough: without this, descent keeps the random share of neurons per frequency it starts with,
+    and a frequency with too few neurons cannot form cos(x_1 + ... + x_k - y) (measured with
+    split_every=0: (13, 2) seeds 0 and 1 stop on a plateau at margin ratio 0.958, 0.940).
     Frequency rebalancing (training.rebalance; `rebalance`, on by default): every `split_every`
     steps, also after `split_until`, frequencies with fewer active neurons than the mean get
     splits of their own heaviest neuron (or, when empty, a single cosine obeying the phase-sum
