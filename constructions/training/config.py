@@ -96,7 +96,7 @@ class TrainConfig:
     split_every: int | None = None  # margin: birth-death every this many steps (0: never)
     split_until: int | None = None  # margin: no birth-death from this step on
     rebalance: bool = True  # margin: refill frequencies short of neurons (training.rebalance)
-    lbfgs: bool = True  # margin, full batch: L-BFGS once the spectra form (training.lbfgs)
+    lbfgs: bool = True  # margin, full batch: L-BFGS once the logits are confident (training.lbfgs)
     init_scale: float = 1.0  # weights ~ N(0, (init_scale^2) / p): each vector has norm ~ init_scale
     batch_size: int | None = None  # examples per step; None: full batch (adamw: 1024)
     train_fraction: float = 1.0  # share of D_p trained on (the theory uses all of D_p)

@@ -1,15 +1,15 @@
 """L-BFGS for the endgame of the "margin" optimiser: the memory, the direction, the line search.
 
-Why. Once every neuron has its frequency and every frequency its neurons (training.rebalance),
-what is left is a smooth, full-batch, deterministic minimisation near a minimum whose Hessian
-is badly conditioned: the min margin is set by the worst of N (p - 1) pairs, and the
-cross-entropy, an average, sees a pair 1% below the others with weight e^(0.01 T) ~ 1.2 at
-T = 20. Adam (momentum SGD with step lr / ADAM_EPS once the gradient is small) converges
-linearly there, at a rate set by the smallest curvature; L-BFGS (Nocedal 1980; Nocedal & Wright,
-Numerical Optimization, Alg. 7.4 and 7.5) builds a curvature model from its last HISTORY steps.
-Measured from the same networks (float64, one thread): (31, 3) at step 2500 (ratio 0.937), Adam
-needs about 3000 more steps to 0.986, L-BFGS 160 iterations (170 gradient evaluations) to 0.99;
-(101, 2) at step 2500 (0.863): Adam 0.964 after 4300 more, L-BFGS 0.98 after 700 (docs/training.md).
+Why. Once the logits are confident (methods.SWITCH_CE_SHARE), what is left is a smooth, full-batch,
+deterministic minimisation towards a minimum whose Hessian is badly conditioned: the min margin is
+set by the worst of N (p - 1) pairs, and the cross-entropy, an average, sees a pair 1% below the
+others with weight e^(0.01 T) ~ 1.2 at T = 20. Adam (momentum SGD with step lr / ADAM_EPS once the
+gradient is small) converges linearly there, at a rate set by the smallest curvature; L-BFGS
+(Nocedal 1980; Nocedal & Wright, Numerical Optimization, Alg. 7.4 and 7.5) builds a curvature model
+from its last HISTORY steps. Measured from the same networks (float64, one thread): (31, 3) at step
+2500 (ratio 0.937), Adam needs about 3000 more steps to 0.986, L-BFGS 160 iterations (170 gradient
+evaluations) to 0.99; (101, 2) at step 2500 (0.863): Adam 0.964 after 4300 more, L-BFGS 0.98 after
+700 (docs/training.md).
 
 How. The loss L(theta) = CE(s f(theta / ||theta||_{2,k+1})) / CE* does not change when theta is
 scaled, so it needs no constraint: after each accepted step theta is put back on the sphere
@@ -54,9 +54,14 @@ class LBFGSMemory:
         self.grad: torch.Tensor | None = None
         self.step_length = 0.0  # of the last accepted step (reported as the run's "lr")
 
-    def reset(self) -> None:
+    def forget_pairs(self) -> None:
+        """Drop the curvature model; the loss and gradient at the current weights stay."""
         self.s.clear()
         self.y.clear()
+
+    def reset(self) -> None:
+        """Forget everything: the weights changed from outside."""
+        self.forget_pairs()
         self.loss = None
         self.grad = None
 

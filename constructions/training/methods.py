@@ -214,13 +214,14 @@ class MarginMethod(Method):
         value = self._lbfgs_step(batch) if self.phase == "lbfgs" else self._adam_step(t, batch)
         with torch.no_grad():
             every, until = self.config.split_every or 0, self.config.split_until or 0
+            at_check = bool(every) and (t + 1) % every == 0
             changed = False
-            if self.phase == "adam" and every and (t + 1) % every == 0 and t + 1 < until:
+            if self.phase == "adam" and at_check and t + 1 < until:
                 stalled = self._stalled(value)  # called at every check: it tracks the excess
                 if stalled or self._lightest_share() < SPLIT_LIGHT_SHARE / self.U.shape[0]:
                     changed = self._split()
             born = 0
-            if every and (t + 1) % every == 0 and self.config.rebalance:
+            if at_check and self.config.rebalance:
                 born = rebalance(
                     self.params, self.moments, split_noise=SPLIT_NOISE, generator=self.generator
                 )
@@ -270,13 +271,12 @@ class MarginMethod(Method):
         memory = self.lbfgs
         if memory.grad is None or memory.loss is None:
             memory.loss, dU, dW = self.objective(batch)
-            memory.grad = torch.cat([dU.flatten(), dW.flatten()])
-        x0, g0, f0 = self._flat(), memory.grad, memory.loss
+            memory.grad = _flat(dU, dW)
+        x0, g0, f0 = _flat(self.U, self.W), memory.grad, memory.loss
         d = memory.direction(g0)
         slope = float(g0 @ d)
-        if not slope < 0:  # not downhill: steepest descent from a fresh memory
-            memory.reset()
-            memory.loss, memory.grad = f0, g0
+        if not slope < 0:  # not downhill: steepest descent, the pairs forgotten
+            memory.forget_pairs()
             d, slope = g0.neg(), -float(g0 @ g0)
         t = first_step_length(memory, g0)
         eps = torch.finfo(self.U.dtype).eps
@@ -290,19 +290,13 @@ class MarginMethod(Method):
             self._set_flat(x0)
             memory.reset()
             return f0
-        with torch.no_grad():
-            # back on the sphere; the loss is scale-invariant, so its gradient scales as 1/r
-            r = float(norm_power(self.U, self.W)) ** (1.0 / (self.k + 1))
-            self.U.div_(r)
-            self.W.div_(r)
-            g = torch.cat([dU.flatten(), dW.flatten()]).mul_(r)
-        x = self._flat()
+        # back on the sphere; the loss is scale-invariant, so its gradient scales as 1/r
+        r = self._project()
+        g = _flat(dU, dW).mul_(r)
+        x = _flat(self.U, self.W)
         memory.remember(x - x0, g - g0)
         memory.loss, memory.grad, memory.step_length = value, g, t
         return value
-
-    def _flat(self) -> torch.Tensor:
-        return torch.cat([self.U.flatten(), self.W.flatten()])
 
     def _set_flat(self, x: torch.Tensor) -> None:
         n = self.U.numel()
@@ -328,12 +322,13 @@ class MarginMethod(Method):
             self.last_excess = math.inf
         return stalled
 
-    def _project(self) -> None:
-        """theta <- theta / ||theta||_{2,k+1}."""
+    def _project(self) -> float:
+        """theta <- theta / r, r = ||theta||_{2,k+1}; returns r."""
         with torch.no_grad():
             r = norm_power(self.U, self.W) ** (1.0 / (self.k + 1))
             self.U.div_(r)
             self.W.div_(r)
+        return float(r)
 
     def _split(self) -> bool:
         """Birth-death: the lightest neuron becomes a perturbed copy of the heaviest, and both
@@ -414,6 +409,11 @@ class AdamWMethod(Method):
             group["lr"] = self.lr(t)
         self.optimizer.step()
         return g.loss
+
+
+def _flat(U: torch.Tensor, W: torch.Tensor) -> torch.Tensor:
+    """U (m, k, p) and W (m, p), or their gradients, as one vector (L-BFGS's theta)."""
+    return torch.cat([U.flatten(), W.flatten()])
 
 
 def make_method(
