@@ -154,6 +154,7 @@ def test_stall_is_detected_with_a_suggestion() -> None:
         ("train_fraction", 0.0, "train_fraction=0.0 must lie in (0, 1]"),
         ("lr", -1.0, "lr=-1.0 must be a positive finite number"),
         ("temperature", math.nan, "temperature=nan"),
+        ("temperature", 1e300, "temperature=1e+300 must be at most 700"),
         ("device", "tpu", "device='tpu'"),
         ("seed", -1, "seed=-1"),
         ("steps", 2.5, "steps=2.5"),

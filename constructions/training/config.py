@@ -40,6 +40,8 @@ DTYPES = ("float64", "float32")
 #: 0.10 s a step on 2 threads, i.e. 4.1 (p + k) an entry at theory.budget's 1e10 flop/s a core;
 #: twice that, for slower machines.
 STEP_FLOP_PER_ENTRY = 8
+#: The largest logit gap T of "margin": CE* = log(1 + (p-1) e^-T) must stay a positive float64.
+MAX_TEMPERATURE = 700.0
 #: Copies of a chunk of the hidden layer (training.kernel: chunk_rows examples x width) alive in a
 #: step: z, z^(k-1), z^k, its gradient, and scratch.
 HIDDEN_COPIES = 6
@@ -137,6 +139,12 @@ class TrainConfig:
             value = getattr(self, name)
             if value is not None and not (is_real(value) and 0 < value < math.inf):
                 raise FourierCircuitsError(f"{name}={value!r} must be a positive finite number")
+        if self.temperature > MAX_TEMPERATURE:
+            raise FourierCircuitsError(
+                f"temperature={self.temperature!r} must be at most {MAX_TEMPERATURE:g}: the loss "
+                "is reported as CE / CE*, CE* = log(1 + (p-1) e^-T), and e^-T underflows float64 "
+                "beyond T ~ 745"
+            )
         wd = self.weight_decay
         if wd is not None and not (is_real(wd) and 0 <= wd < math.inf):
             raise FourierCircuitsError(f"weight_decay={wd!r} must be a finite number >= 0")
