@@ -28,15 +28,18 @@ def _pairs(n: int, count: int, seed: int) -> tuple[np.ndarray, list[np.ndarray],
     return A, s, [A @ x for x in s]
 
 
-def _dense_inverse_bfgs(s: list[np.ndarray], y: list[np.ndarray]) -> np.ndarray:
-    """H from H_0 = (s.y / y.y) I of the newest pair, then the textbook inverse BFGS update
-    H <- (I - rho s y^T) H (I - rho y s^T) + rho s s^T for each pair, oldest first (Nocedal &
-    Wright eq. 6.17): what the two-loop recursion computes without forming H."""
-    n = len(s[0])
-    H = float(s[-1] @ y[-1]) / float(y[-1] @ y[-1]) * np.eye(n)
+def _dense_inverse_bfgs(
+    s: list[np.ndarray], y: list[np.ndarray], scaling: np.ndarray | None = None
+) -> np.ndarray:
+    """H from H_0 = (s.y / y.D y) D of the newest pair (D = diag(scaling), the identity when
+    None), then the textbook inverse BFGS update H <- (I - rho s y^T) H (I - rho y s^T) +
+    rho s s^T for each pair, oldest first (Nocedal & Wright eq. 6.17): what the two-loop
+    recursion computes without forming H."""
+    D = np.diag(np.ones(len(s[0])) if scaling is None else scaling)
+    H = float(s[-1] @ y[-1]) / float(y[-1] @ D @ y[-1]) * D
     for si, yi in zip(s, y, strict=True):
         rho = 1.0 / float(yi @ si)
-        V = np.eye(n) - rho * np.outer(yi, si)
+        V = np.eye(len(si)) - rho * np.outer(yi, si)
         H = V.T @ H @ V + rho * np.outer(si, si)
     return H
 
@@ -55,6 +58,64 @@ def test_two_loop_recursion_is_the_inverse_bfgs_matrix() -> None:
     )
     # negative control: the same pairs in another order give another matrix
     assert not np.allclose(d, -_dense_inverse_bfgs(s[::-1], y[::-1]) @ g, rtol=1e-6)
+
+
+def test_two_loop_recursion_with_a_diagonal_initial_matrix() -> None:
+    """The per-neuron scaling of "margin" (H_0 = gamma D) against the dense update from the same
+    H_0; the secant equation still holds, and without pairs the direction is -D g."""
+    _, s, y = _pairs(8, 5, seed=3)
+    scaling = np.random.default_rng(4).uniform(0.1, 10.0, size=8)
+    memory = LBFGSMemory()
+    for si, yi in zip(s, y, strict=True):
+        memory.remember(torch.tensor(si), torch.tensor(yi))
+    g = np.random.default_rng(5).normal(size=8)
+    d = memory.direction(torch.tensor(g), torch.tensor(scaling)).numpy()
+    np.testing.assert_allclose(d, -_dense_inverse_bfgs(s, y, scaling) @ g, rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(
+        memory.direction(torch.tensor(y[-1]), torch.tensor(scaling)).numpy(),
+        -s[-1],
+        rtol=1e-10,
+        atol=1e-12,
+    )
+    # negative control: the identity's matrix is another one
+    assert not np.allclose(d, -_dense_inverse_bfgs(s, y) @ g, rtol=1e-6)
+    memory.forget_pairs()
+    np.testing.assert_allclose(
+        memory.direction(torch.tensor(g), torch.tensor(scaling)).numpy(), -scaling * g
+    )
+
+
+@pytest.mark.parametrize("k", [2, 4])
+def test_neuron_scaling_follows_the_curvature_of_homogeneous_neurons(k: int) -> None:
+    """H_0's diagonal: neuron i's coordinates get (n_i / rms)^-(k-1) (the curvature along a
+    (k+1)-homogeneous neuron scales as n_i^(k-1)), light neurons capped at SCALING_CAP, mean 1,
+    the same for every coordinate of a neuron, and blind to the overall scale."""
+    p, m = 5, 6
+    rng = np.random.default_rng(k)
+    U = torch.from_numpy(rng.normal(size=(m, k, p)))
+    W = torch.from_numpy(rng.normal(size=(m, p)))
+    unit = torch.cat([U.flatten(1), W], 1).norm(dim=1)
+    sizes = torch.tensor([1.0, 1.0, 1.0, 1.0, 0.5, 1e-4], dtype=torch.float64)
+    U *= (sizes / unit)[:, None, None]
+    W *= (sizes / unit)[:, None]
+    config = TrainConfig(p=p, k=k).resolved()
+    method = methods.MarginMethod(
+        U, W, config, gamma_star=1.0, generator=torch.Generator()
+    )  # (projects onto the sphere: every norm divided by the same r)
+    scaling = method._neuron_scaling()
+    per_coordinate = torch.cat(
+        [scaling[: U.numel()].view(m, -1), scaling[U.numel() :].view(m, -1)], 1
+    )
+    assert torch.equal(per_coordinate, per_coordinate[:, :1].expand_as(per_coordinate))
+    factor = per_coordinate[:, 0]
+    assert float(factor.mean()) == pytest.approx(1.0, rel=1e-12)
+    assert float(factor[4] / factor[0]) == pytest.approx(2.0 ** (k - 1), rel=1e-12)
+    rms = float(sizes.pow(2).mean().sqrt())
+    # neuron 5 counts as rms / SCALING_CAP, neuron 0 as 1
+    expected = (methods.SCALING_CAP / rms) ** (k - 1)
+    assert float(factor[5] / factor[0]) == pytest.approx(expected, rel=1e-12)
+    # negative control: without the cap the dead neuron's factor would be (1e4)^(k-1) times
+    assert float(factor[5] / factor[0]) < 1e4 ** (k - 1) / 10
 
 
 def test_memory_keeps_the_newest_pairs_and_refuses_negative_curvature() -> None:

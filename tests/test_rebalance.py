@@ -56,6 +56,23 @@ def test_an_empty_frequency_gets_neurons_and_a_crowded_one_gives_them() -> None:
     assert spectra.max_normalized_power.min() > 0.95  # the split's 10% noise: 0.990
 
 
+def test_a_lower_target_leaves_frequencies_at_it_alone() -> None:
+    """After the hand-over to L-BFGS the target is methods.lbfgs_rebalance_target: a frequency
+    at the target keeps its neurons, one below it still gets one."""
+    p, k = 11, 2
+    frequencies = [1] * 9 + [2] * 4 + [3] * 4 + [4] * 3
+    params = _cosines(p, k, frequencies, seed=0)
+    g = torch.Generator().manual_seed(0)
+    assert (
+        rebalance.rebalance(params, _moments(params), split_noise=0.1, generator=g, target=3) == 1
+    )
+    assert _counts(params, p, k).tolist() == [8, 4, 4, 3, 1]  # only the empty frequency
+    # a target above the mean is the mean (4): frequencies 4 and 5 are short
+    born = rebalance.rebalance(params, _moments(params), split_noise=0.1, generator=g, target=9)
+    assert born == 2
+    assert _counts(params, p, k)[3] == 4
+
+
 def test_a_split_changes_the_logits_only_by_the_donor() -> None:
     p, k = 11, 3
     frequencies = [1] * 6 + [2] * 2 + [3] * 4 + [4] * 4 + [5] * 4  # mean 4; frequency 2 short

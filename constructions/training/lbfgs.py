@@ -16,12 +16,14 @@ scaled, so it needs no constraint: after each accepted step theta is put back on
 (theta / r) and the gradient, which scales as 1/r, is multiplied by r -- exactly the gradient at
 the projected point, so no evaluation is spent on it. The direction is the two-loop recursion's
 -H g, H built from the pairs (s, y) with s . y > CURVATURE_FLOOR |s| |y| (others are skipped,
-which keeps H positive definite) and H_0 = (s . y / y . y) I from the newest pair. The step
-length: 1, or after a reset min(1, 1 / |g|_1) (as torch.optim.LBFGS), halved until the Armijo
-condition L(x + t d) <= L(x) + ARMIJO t g . d holds within the dtype's rounding of L; a
-direction that is not downhill, or a search that fails, resets the memory (the next step is
-steepest descent). A change of the weights from outside (birth-death, rebalancing) must call
-reset(): the memory describes the old network.
+which keeps H positive definite) and H_0 = (s . y / y . D y) D from the newest pair, D a
+positive diagonal the caller passes (the "margin" optimiser's per-neuron scaling, methods.
+MarginMethod._neuron_scaling; the identity when none). The step length: 1, or after a reset
+min(1, 1 / |g|_1) (as torch.optim.LBFGS), halved until the Armijo condition
+L(x + t d) <= L(x) + ARMIJO t g . d holds within the dtype's rounding of L; a direction that is
+not downhill, or a search that fails, resets the memory (the next step is -D g). A change of the
+weights from outside (birth-death, rebalancing) must call reset(): the memory describes the old
+network.
 """
 
 from __future__ import annotations
@@ -65,8 +67,10 @@ class LBFGSMemory:
         self.loss = None
         self.grad = None
 
-    def direction(self, g: torch.Tensor) -> torch.Tensor:
-        """-H g by the two-loop recursion (steepest descent without pairs)."""
+    def direction(self, g: torch.Tensor, scaling: torch.Tensor | None = None) -> torch.Tensor:
+        """-H g by the two-loop recursion; H_0 = gamma D with D = diag(scaling) (the identity when
+        None) and gamma = s . y / (y . D y) from the newest pair (1 without pairs, when the
+        direction is -D g)."""
         q = g.neg()
         alphas = []
         for s, y in zip(reversed(self.s), reversed(self.y), strict=True):
@@ -75,7 +79,10 @@ class LBFGSMemory:
             alphas.append(alpha)
         if self.s:
             s, y = self.s[-1], self.y[-1]
-            q.mul_(float(s @ y) / float(y @ y))
+            dy = y if scaling is None else scaling * y
+            q.mul_(float(s @ y) / float(y @ dy))
+        if scaling is not None:
+            q.mul_(scaling)
         for s, y, alpha in zip(self.s, self.y, reversed(alphas), strict=True):
             beta = float(y @ q) / float(s @ y)
             q.add_(s, alpha=alpha - beta)

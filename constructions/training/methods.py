@@ -49,6 +49,7 @@ from typing import Any
 
 import torch
 
+from fourier_circuits.constructions.designs import comb_size
 from fourier_circuits.constructions.training.config import TrainConfig
 from fourier_circuits.constructions.training.kernel import ce_gradients
 from fourier_circuits.constructions.training.lbfgs import (
@@ -87,11 +88,29 @@ SWITCH_EVERY = 100
 #: log 13 = 2.56) and L-BFGS crawls there (CE 1.5e-3 after 2700 steps), while at (31, 3) Adam
 #: has CE 6e-4 (a share 2e-4) at step 100 and L-BFGS takes it from there to 0.99 by step 850.
 SWITCH_CE_SHARE = 0.01
+#: After the hand-over to L-BFGS, rebalancing acts only on frequencies with fewer active neurons
+#: than this many times the smallest design (lbfgs_rebalance_target).
+LBFGS_DESIGN_SLACK = 1.5
+#: L-BFGS's per-neuron scaling (MarginMethod._neuron_scaling) treats a neuron lighter than
+#: 1 / SCALING_CAP of the RMS neuron norm as that light (its factor is at most SCALING_CAP^(k-1)).
+SCALING_CAP = 10.0
 #: "gd": the steps at which Morwani et al. double the learning rate.
 GD_DOUBLING_EVERY = 1000
 GD_DOUBLINGS = 10
 #: "adamw": linear warm-up steps (App. J.1).
 ADAMW_WARMUP = 10
+
+
+def lbfgs_rebalance_target(k: int) -> int:
+    """Active neurons per frequency below which rebalancing still acts after the hand-over to
+    L-BFGS: LBFGS_DESIGN_SLACK times the comb design's (k+1) 2^(k-1) points, the fewest a
+    frequency can reach gamma* with for k <= 4 (docs/min-width.md), 24 and 60 for k = 3, 4 (the
+    mean count is 8, 32, 128 for k = 2, 3, 4 at the paper's width, and the target never exceeds
+    it). Why not the mean: each birth dips the ratio and resets the curvature model, and at
+    (13, 4) the neurons per frequency fall to 44-56 in the L-BFGS phase and the check then made
+    six births every 100 steps (a plateau at 0.95); why not fewer: at (101, 2) with a target of
+    4 the ratio stopped at 0.96, frequencies left with 4-5 neurons, fewer than a design needs."""
+    return math.ceil(LBFGS_DESIGN_SLACK * comb_size(k))
 
 
 class Method:
@@ -223,7 +242,11 @@ class MarginMethod(Method):
             born = 0
             if at_check and self.config.rebalance:
                 born = rebalance(
-                    self.params, self.moments, split_noise=SPLIT_NOISE, generator=self.generator
+                    self.params,
+                    self.moments,
+                    split_noise=SPLIT_NOISE,
+                    generator=self.generator,
+                    target=None if self.phase == "adam" else lbfgs_rebalance_target(self.k),
                 )
                 if born:
                     self._project()
@@ -273,11 +296,13 @@ class MarginMethod(Method):
             memory.loss, dU, dW = self.objective(batch)
             memory.grad = _flat(dU, dW)
         x0, g0, f0 = _flat(self.U, self.W), memory.grad, memory.loss
-        d = memory.direction(g0)
+        scaling = self._neuron_scaling()
+        d = memory.direction(g0, scaling)
         slope = float(g0 @ d)
-        if not slope < 0:  # not downhill: steepest descent, the pairs forgotten
+        if not slope < 0:  # not downhill: the pairs forgotten, d = -D g
             memory.forget_pairs()
-            d, slope = g0.neg(), -float(g0 @ g0)
+            d = memory.direction(g0, scaling)
+            slope = float(g0 @ d)
         t = first_step_length(memory, g0)
         eps = torch.finfo(self.U.dtype).eps
         for _ in range(MAX_HALVINGS):
@@ -297,6 +322,21 @@ class MarginMethod(Method):
         memory.remember(x - x0, g - g0)
         memory.loss, memory.grad, memory.step_length = value, g, t
         return value
+
+    def _neuron_scaling(self) -> torch.Tensor:
+        """L-BFGS's initial inverse Hessian, up to its scale: neuron i's coordinates get
+        (n_i / n)^-(k-1), n_i = ||theta_i|| clamped to at least n / SCALING_CAP, n the RMS of the
+        n_i; normalized to mean 1 (lbfgs.LBFGSMemory.direction). Why: the network is
+        (k+1)-homogeneous in each theta_i, so the curvature along neuron i scales as n_i^(k-1);
+        with H_0 a multiple of the identity a light neuron turns n_i^(k-1) times too slowly, and
+        the rescaling back to the sphere, driven by the heavy ones, kills it."""
+        norms = neuron_norms_sq(self.U, self.W).sqrt()
+        rms = float(norms.pow(2).mean().sqrt())
+        per_neuron = norms.clamp_min(rms / SCALING_CAP).div_(rms).pow_(-(self.k - 1))
+        per_neuron.div_(per_neuron.mean())
+        return _flat(
+            per_neuron[:, None, None].expand_as(self.U), per_neuron[:, None].expand_as(self.W)
+        )
 
     def _set_flat(self, x: torch.Tensor) -> None:
         n = self.U.numel()

@@ -10,12 +10,15 @@ active neurons per frequency at step 1500 ran from 2 to 9, and the margin ratio 
 the lightest neuron onto the heaviest) moves mass, not neurons per frequency, and cannot refill
 an empty frequency.
 
-What. Every `split_every` steps (while birth-death itself stops at `split_until`, this goes on:
-a frequency can fall short late), once the neurons' spectra have formed (median maximum normalized
+What. Every `split_every` steps (birth-death stops at the hand-over to L-BFGS and at
+`split_until`; this goes on, since a frequency can fall short late, but after the hand-over only
+for frequencies below methods.lbfgs_rebalance_target), once the neurons' spectra have
+formed (median maximum normalized
 power >= SPECTRA_FORMED; before that a neuron's dominant frequency means little):
 - each neuron's dominant frequency (one real DFT of U and W) and mass ||theta_i||^(k+1); a neuron
   is active when its mass is at least ACTIVE_SHARE of the mean; counts[f] = active neurons of f;
-- the target is the mean count m // ((p-1)/2), never below 1;
+- the target is the mean count m // ((p-1)/2) (after the hand-over: at most
+  methods.lbfgs_rebalance_target), never below 1;
 - for each frequency below it, fewest first: a donor slot, the lightest neuron lighter than
   LIGHT_SHARE of the mean (not yet used in this round), or else the lightest active neuron of the
   frequency with the most neurons while that one has more than the target; the donor becomes a
@@ -66,9 +69,11 @@ def rebalance(
     *,
     split_noise: float,
     generator: torch.Generator,
+    target: int | None = None,
 ) -> int:
     """One rebalancing check (module docstring) on params {"U": (m, k, p), "W": (m, p)} in place,
-    Adam's `moments` moved with them; the number of neurons born. The caller projects back to the
+    Adam's `moments` moved with them; the number of neurons born. Frequencies with fewer active
+    neurons than `target` (default: the mean count) get one each. The caller projects back to the
     sphere."""
     U, W = params["U"], params["W"]
     m, k, p = U.shape
@@ -81,7 +86,7 @@ def rebalance(
     mean = float(mass.mean())
     active = mass >= ACTIVE_SHARE * mean
     counts = torch.bincount(dom[active], minlength=n_freq)
-    target = max(m // n_freq, 1)
+    target = max(m // n_freq if target is None else min(target, m // n_freq), 1)
     short = [int(f) for f in torch.argsort(counts, stable=True) if counts[f] < target]
     if not short:
         return 0
