@@ -7,8 +7,9 @@
     rate halved every `lr_half_life` steps, until the logits are confident (CE <= SWITCH_CE_SHARE
     log p, checked every `split_every` steps); from then on, in full-batch runs with `lbfgs`
     (the default; batch_size None), L-BFGS (training.lbfgs): measured at the paper's width,
-    seeds 0-2, (31, 3) reaches margin ratio 0.99 at steps 750-1050 where Adam alone had 0.986 at
-    5400 (seed 0), (101, 2) at 1300-1400 where Adam alone had 0.964 at 6800.
+    seeds 0-2, (31, 3) reaches margin ratio 0.99 at steps 350-500 where Adam alone had 0.986 at
+    5400 (seed 0), (101, 2) at 1150-1400 where Adam alone had 0.964 at 6800, (13, 4) at
+    1500-1700 (docs/training.md).
     Why the minimiser is a max-margin network, for every s (prime p, m >= the width bound): the pair
     margins g(a, c) = f[y] - f[c] of a unit network have mean E[g] = E_a[g'] <= gamma* (the
     class-weighted bound, Lemmas F.5-F.8 of arXiv 2402.09469); CE is a convex function of the vector
@@ -29,11 +30,14 @@
     and a frequency with too few neurons cannot form cos(x_1 + ... + x_k - y) (measured with
     split_every=0: (13, 2) seeds 0 and 1 stop on a plateau at margin ratio 0.958, 0.940).
     Frequency rebalancing (training.rebalance; `rebalance`, on by default): every `split_every`
-    steps, also after `split_until`, frequencies with fewer active neurons than the mean get
-    splits of their own heaviest neuron (or, when empty, a single cosine obeying the phase-sum
-    rule), the donors being light neurons or the most crowded frequency's lightest; without it
-    the counts stay as uneven as the initialisation made them ((61, 2): 2..9 neurons against a
-    mean of 8) and the margin stops short ((61, 2) seed 0: 0.92 against 0.99 at 3250 steps).
+    steps, also after `split_until`, frequencies with fewer active neurons than the mean (after
+    the hand-over to L-BFGS: than lbfgs_rebalance_target) get splits of their own heaviest
+    neuron (or, when empty, a single cosine obeying the phase-sum rule), the donors being light
+    neurons or the most crowded frequency's lightest; without it the counts stay as uneven as
+    the initialisation made them ((61, 2): 2..9 neurons against a mean of 8) and the margin
+    stops short ((61, 2) seed 0: 0.92 against 0.99 at 3250 steps).
+    L-BFGS's initial inverse Hessian is diagonal, per neuron (_neuron_scaling): with a multiple
+    of the identity, light neurons died in the L-BFGS phase and (13, 4) stopped at 0.95.
 "gd" -- Morwani et al. (arXiv 2311.07568): full-batch gradient descent on
         CE( f(theta) ) + lambda ||theta||_{2,k+1}^r    (r = k + 1: lambda sum_i ||theta_i||^(k+1)),
     learning rate lr doubled at steps 1000, 2000, ..., 10000.
