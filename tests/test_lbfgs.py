@@ -13,9 +13,11 @@ import torch
 from fourier_circuits.constructions.training import TrainConfig, methods, train
 from fourier_circuits.constructions.training.lbfgs import (
     HISTORY,
+    SCALING_CAP,
     LBFGSMemory,
     armijo_holds,
     first_step_length,
+    neuron_scaling,
 )
 
 
@@ -102,7 +104,7 @@ def test_neuron_scaling_follows_the_curvature_of_homogeneous_neurons(k: int) -> 
     method = methods.MarginMethod(
         U, W, config, gamma_star=1.0, generator=torch.Generator()
     )  # (projects onto the sphere: every norm divided by the same r)
-    scaling = method._neuron_scaling()
+    scaling = neuron_scaling(method.U, method.W)
     per_coordinate = torch.cat(
         [scaling[: U.numel()].view(m, -1), scaling[U.numel() :].view(m, -1)], 1
     )
@@ -112,7 +114,7 @@ def test_neuron_scaling_follows_the_curvature_of_homogeneous_neurons(k: int) -> 
     assert float(factor[4] / factor[0]) == pytest.approx(2.0 ** (k - 1), rel=1e-12)
     rms = float(sizes.pow(2).mean().sqrt())
     # neuron 5 counts as rms / SCALING_CAP, neuron 0 as 1
-    expected = (methods.SCALING_CAP / rms) ** (k - 1)
+    expected = (SCALING_CAP / rms) ** (k - 1)
     assert float(factor[5] / factor[0]) == pytest.approx(expected, rel=1e-12)
     # negative control: without the cap the dead neuron's factor would be (1e4)^(k-1) times
     assert float(factor[5] / factor[0]) < 1e4 ** (k - 1) / 10

@@ -57,7 +57,7 @@ def test_an_empty_frequency_gets_neurons_and_a_crowded_one_gives_them() -> None:
 
 
 def test_a_lower_target_leaves_frequencies_at_it_alone() -> None:
-    """After the hand-over to L-BFGS the target is methods.lbfgs_rebalance_target: a frequency
+    """After the hand-over to L-BFGS the target is rebalance.lbfgs_rebalance_target: a frequency
     at the target keeps its neurons, one below it still gets one."""
     p, k = 11, 2
     frequencies = [1] * 9 + [2] * 4 + [3] * 4 + [4] * 3

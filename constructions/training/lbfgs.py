@@ -17,8 +17,8 @@ scaled, so it needs no constraint: after each accepted step theta is put back on
 the projected point, so no evaluation is spent on it. The direction is the two-loop recursion's
 -H g, H built from the pairs (s, y) with s . y > CURVATURE_FLOOR |s| |y| (others are skipped,
 which keeps H positive definite) and H_0 = (s . y / y . D y) D from the newest pair, D a
-positive diagonal the caller passes (the "margin" optimiser's per-neuron scaling, methods.
-MarginMethod._neuron_scaling; the identity when none). The step length: 1, or after a reset
+positive diagonal the caller passes (the "margin" optimiser passes neuron_scaling; the identity
+when none). The step length: 1, or after a reset
 min(1, 1 / |g|_1) (as torch.optim.LBFGS), halved until the Armijo condition
 L(x + t d) <= L(x) + ARMIJO t g . d holds within the dtype's rounding of L; a direction that is
 not downhill, or a search that fails, resets the memory (the next step is -D g). A change of the
@@ -32,6 +32,8 @@ from typing import Any
 
 import torch
 
+from fourier_circuits.constructions.training.model import neuron_norms_sq
+
 #: Pairs (s, y) kept.
 HISTORY = 20
 #: Sufficient decrease of the Armijo condition.
@@ -43,6 +45,9 @@ CURVATURE_FLOOR = 1e-10
 #: The Armijo condition holds within this many units of rounding of the loss (float32 losses
 #: near their minimum 1 differ from each other by little more than their rounding).
 ROUNDING_UNITS = 16
+#: neuron_scaling treats a neuron lighter than 1 / SCALING_CAP of the RMS neuron norm as that
+#: light (its factor is at most SCALING_CAP^(k-1) times an RMS neuron's).
+SCALING_CAP = 10.0
 
 
 class LBFGSMemory:
@@ -131,3 +136,23 @@ def first_step_length(memory: LBFGSMemory, g: torch.Tensor) -> float:
     if memory.s:
         return 1.0
     return min(1.0, 1.0 / max(float(g.abs().sum()), 1e-300))
+
+
+def neuron_scaling(U: torch.Tensor, W: torch.Tensor) -> torch.Tensor:
+    """L-BFGS's initial inverse Hessian, up to its scale: neuron i's coordinates get
+    (n_i / n)^-(k-1) (U: (m, k, p), W: (m, p)), n_i = ||theta_i|| clamped to at least
+    n / SCALING_CAP, n the RMS of the n_i; normalized to mean 1, as one flat vector
+    (LBFGSMemory.direction's scaling). Why: the network is (k+1)-homogeneous in each theta_i, so
+    the curvature along neuron i scales as n_i^(k-1); with H_0 a multiple of the identity a light
+    neuron turns n_i^(k-1) times too slowly, and the rescaling back to the sphere, driven by the
+    heavy ones, kills it (docs/training.md)."""
+    norms = neuron_norms_sq(U, W).sqrt()
+    rms = float(norms.pow(2).mean().sqrt())
+    per_neuron = norms.clamp_min(rms / SCALING_CAP).div_(rms).pow_(-(U.shape[1] - 1))
+    per_neuron.div_(per_neuron.mean())
+    return flat(per_neuron[:, None, None].expand_as(U), per_neuron[:, None].expand_as(W))
+
+
+def flat(U: torch.Tensor, W: torch.Tensor) -> torch.Tensor:
+    """U (m, k, p) and W (m, p), or their gradients, as one vector (L-BFGS's theta)."""
+    return torch.cat([U.flatten(), W.flatten()])

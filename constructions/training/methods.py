@@ -31,12 +31,12 @@
     split_every=0: (13, 2) seeds 0 and 1 stop on a plateau at margin ratio 0.958, 0.940).
     Frequency rebalancing (training.rebalance; `rebalance`, on by default): every `split_every`
     steps, also after `split_until`, frequencies with fewer active neurons than the mean (after
-    the hand-over to L-BFGS: than lbfgs_rebalance_target) get splits of their own heaviest
+    the hand-over to L-BFGS: than rebalance.lbfgs_rebalance_target) get splits of their own heaviest
     neuron (or, when empty, a single cosine obeying the phase-sum rule), the donors being light
     neurons or the most crowded frequency's lightest; without it the counts stay as uneven as
     the initialisation made them ((61, 2): 2..9 neurons against a mean of 8) and the margin
     stops short ((61, 2) seed 0: 0.92 against 0.99 at 3250 steps).
-    L-BFGS's initial inverse Hessian is diagonal, per neuron (_neuron_scaling): with a multiple
+    L-BFGS's initial inverse Hessian is diagonal, per neuron (lbfgs.neuron_scaling): with a multiple
     of the identity, light neurons died in the L-BFGS phase and (13, 4) stopped at 0.95.
 "gd" -- Morwani et al. (arXiv 2311.07568): full-batch gradient descent on
         CE( f(theta) ) + lambda ||theta||_{2,k+1}^r    (r = k + 1: lambda sum_i ||theta_i||^(k+1)),
@@ -53,7 +53,6 @@ from typing import Any
 
 import torch
 
-from fourier_circuits.constructions.designs import comb_size
 from fourier_circuits.constructions.training.config import TrainConfig
 from fourier_circuits.constructions.training.kernel import ce_gradients
 from fourier_circuits.constructions.training.lbfgs import (
@@ -61,9 +60,15 @@ from fourier_circuits.constructions.training.lbfgs import (
     LBFGSMemory,
     armijo_holds,
     first_step_length,
+    flat,
+    neuron_scaling,
 )
 from fourier_circuits.constructions.training.model import Batch, neuron_norms_sq, norm_power
-from fourier_circuits.constructions.training.rebalance import rebalance, split_into
+from fourier_circuits.constructions.training.rebalance import (
+    lbfgs_rebalance_target,
+    rebalance,
+    split_into,
+)
 
 #: Adam's betas for "margin": the paper's AdamW betas (App. J.1), used unchanged.
 BETAS = (0.9, 0.98)
@@ -92,29 +97,11 @@ SWITCH_EVERY = 100
 #: log 13 = 2.56) and L-BFGS crawls there (CE 1.5e-3 after 2700 steps), while at (31, 3) Adam
 #: has CE 6e-4 (a share 2e-4) at step 100 and L-BFGS takes it from there to 0.99 by step 850.
 SWITCH_CE_SHARE = 0.01
-#: After the hand-over to L-BFGS, rebalancing acts only on frequencies with fewer active neurons
-#: than this many times the smallest design (lbfgs_rebalance_target).
-LBFGS_DESIGN_SLACK = 1.5
-#: L-BFGS's per-neuron scaling (MarginMethod._neuron_scaling) treats a neuron lighter than
-#: 1 / SCALING_CAP of the RMS neuron norm as that light (its factor is at most SCALING_CAP^(k-1)).
-SCALING_CAP = 10.0
 #: "gd": the steps at which Morwani et al. double the learning rate.
 GD_DOUBLING_EVERY = 1000
 GD_DOUBLINGS = 10
 #: "adamw": linear warm-up steps (App. J.1).
 ADAMW_WARMUP = 10
-
-
-def lbfgs_rebalance_target(k: int) -> int:
-    """Active neurons per frequency below which rebalancing still acts after the hand-over to
-    L-BFGS: LBFGS_DESIGN_SLACK times the comb design's (k+1) 2^(k-1) points, the fewest a
-    frequency can reach gamma* with for k <= 4 (docs/min-width.md), 24 and 60 for k = 3, 4 (the
-    mean count is 8, 32, 128 for k = 2, 3, 4 at the paper's width, and the target never exceeds
-    it). Why not the mean: each birth dips the ratio and resets the curvature model, and at
-    (13, 4) the neurons per frequency fall to 44-56 in the L-BFGS phase and the check then made
-    six births every 100 steps (a plateau at 0.95); why not fewer: at (101, 2) with a target of
-    4 the ratio stopped at 0.96, frequencies left with 4-5 neurons, fewer than a design needs."""
-    return math.ceil(LBFGS_DESIGN_SLACK * comb_size(k))
 
 
 class Method:
@@ -298,9 +285,9 @@ class MarginMethod(Method):
         memory = self.lbfgs
         if memory.grad is None or memory.loss is None:
             memory.loss, dU, dW = self.objective(batch)
-            memory.grad = _flat(dU, dW)
-        x0, g0, f0 = _flat(self.U, self.W), memory.grad, memory.loss
-        scaling = self._neuron_scaling()
+            memory.grad = flat(dU, dW)
+        x0, g0, f0 = flat(self.U, self.W), memory.grad, memory.loss
+        scaling = neuron_scaling(self.U, self.W)
         d = memory.direction(g0, scaling)
         slope = float(g0 @ d)
         if not slope < 0:  # not downhill: the pairs forgotten, d = -D g
@@ -310,39 +297,24 @@ class MarginMethod(Method):
         t = first_step_length(memory, g0)
         eps = torch.finfo(self.U.dtype).eps
         for _ in range(MAX_HALVINGS):
-            self._set_flat(x0 + t * d)
+            self._setflat(x0 + t * d)
             value, dU, dW = self.objective(batch)
             if math.isfinite(value) and armijo_holds(value, f0, t, slope, eps):
                 break
             t /= 2
         else:  # no decrease found: stay, and start the memory afresh
-            self._set_flat(x0)
+            self._setflat(x0)
             memory.reset()
             return f0
         # back on the sphere; the loss is scale-invariant, so its gradient scales as 1/r
         r = self._project()
-        g = _flat(dU, dW).mul_(r)
-        x = _flat(self.U, self.W)
+        g = flat(dU, dW).mul_(r)
+        x = flat(self.U, self.W)
         memory.remember(x - x0, g - g0)
         memory.loss, memory.grad, memory.step_length = value, g, t
         return value
 
-    def _neuron_scaling(self) -> torch.Tensor:
-        """L-BFGS's initial inverse Hessian, up to its scale: neuron i's coordinates get
-        (n_i / n)^-(k-1), n_i = ||theta_i|| clamped to at least n / SCALING_CAP, n the RMS of the
-        n_i; normalized to mean 1 (lbfgs.LBFGSMemory.direction). Why: the network is
-        (k+1)-homogeneous in each theta_i, so the curvature along neuron i scales as n_i^(k-1);
-        with H_0 a multiple of the identity a light neuron turns n_i^(k-1) times too slowly, and
-        the rescaling back to the sphere, driven by the heavy ones, kills it."""
-        norms = neuron_norms_sq(self.U, self.W).sqrt()
-        rms = float(norms.pow(2).mean().sqrt())
-        per_neuron = norms.clamp_min(rms / SCALING_CAP).div_(rms).pow_(-(self.k - 1))
-        per_neuron.div_(per_neuron.mean())
-        return _flat(
-            per_neuron[:, None, None].expand_as(self.U), per_neuron[:, None].expand_as(self.W)
-        )
-
-    def _set_flat(self, x: torch.Tensor) -> None:
+    def _setflat(self, x: torch.Tensor) -> None:
         n = self.U.numel()
         with torch.no_grad():
             self.U.copy_(x[:n].view_as(self.U))
@@ -453,11 +425,6 @@ class AdamWMethod(Method):
             group["lr"] = self.lr(t)
         self.optimizer.step()
         return g.loss
-
-
-def _flat(U: torch.Tensor, W: torch.Tensor) -> torch.Tensor:
-    """U (m, k, p) and W (m, p), or their gradients, as one vector (L-BFGS's theta)."""
-    return torch.cat([U.flatten(), W.flatten()])
 
 
 def make_method(

@@ -12,13 +12,13 @@ an empty frequency.
 
 What. Every `split_every` steps (birth-death stops at the hand-over to L-BFGS and at
 `split_until`; this goes on, since a frequency can fall short late, but after the hand-over only
-for frequencies below methods.lbfgs_rebalance_target), once the neurons' spectra have
+for frequencies below lbfgs_rebalance_target), once the neurons' spectra have
 formed (median maximum normalized
 power >= SPECTRA_FORMED; before that a neuron's dominant frequency means little):
 - each neuron's dominant frequency (one real DFT of U and W) and mass ||theta_i||^(k+1); a neuron
   is active when its mass is at least ACTIVE_SHARE of the mean; counts[f] = active neurons of f;
 - the target is the mean count m // ((p-1)/2) (after the hand-over: at most
-  methods.lbfgs_rebalance_target), never below 1;
+  lbfgs_rebalance_target), never below 1;
 - for each frequency below it, fewest first: a donor slot, the lightest neuron lighter than
   LIGHT_SHARE of the mean (not yet used in this round), or else the lightest active neuron of the
   frequency with the most neurons while that one has more than the target; the donor becomes a
@@ -41,6 +41,7 @@ import math
 
 import torch
 
+from fourier_circuits.constructions.designs import comb_size
 from fourier_circuits.constructions.training.model import neuron_norms_sq
 
 #: Median maximum normalized power of the neurons from which dominant frequencies are trusted.
@@ -51,6 +52,9 @@ ACTIVE_SHARE = 0.01
 LIGHT_SHARE = 0.1
 #: A neuron born at an empty frequency has this share of the median neuron norm.
 BORN_SCALE = 0.3
+#: After the hand-over to L-BFGS, rebalancing acts only on frequencies with fewer active neurons
+#: than this many times the smallest design (lbfgs_rebalance_target).
+LBFGS_DESIGN_SLACK = 1.5
 
 
 def dominant_frequencies(U: torch.Tensor, W: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -61,6 +65,19 @@ def dominant_frequencies(U: torch.Tensor, W: torch.Tensor) -> tuple[torch.Tensor
     total = power.sum(1).clamp_min(torch.finfo(power.dtype).tiny)
     top = power.max(1)
     return top.indices, top.values / total
+
+
+def lbfgs_rebalance_target(k: int) -> int:
+    """Active neurons per frequency below which rebalancing still acts after the hand-over to
+    L-BFGS: LBFGS_DESIGN_SLACK times the comb design's (k+1) 2^(k-1) points, the fewest a frequency
+    can reach gamma* with for k <= 4 (docs/min-width.md), 24 and 60 for k = 3, 4 (the mean count is
+    8, 32, 128 for k = 2, 3, 4 at the paper's width, and the target never exceeds it). Why not the
+    mean: each birth dips the ratio and resets the curvature model; at (13, 4), with H_0 = gamma I,
+    the neurons per frequency fell to 44-56 in the L-BFGS phase and the check made six births every
+    100 steps (a plateau at 0.95), and with the per-neuron H_0 but this target the mean, 0.973 at
+    step 1350 against 0.982 with it; why not fewer: at (101, 2) with a target of 4 the ratio stopped
+    at 0.96, frequencies left with 4-5 neurons, fewer than a design needs."""
+    return math.ceil(LBFGS_DESIGN_SLACK * comb_size(k))
 
 
 def rebalance(
