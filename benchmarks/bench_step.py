@@ -9,6 +9,8 @@ interleaved round by round (the machine is noisy; the ratios are what to read):
   (forward H W, backward H^T G and G W^T);
 - `margin`, `gd`, `adamw`: one step of each optimiser (constructions.training.methods, whose
   gradients come from the hand-written, chunked training.kernel);
+- `margin-lbfgs`: one L-BFGS iteration of margin (its phase once the logits are confident),
+  with the number of gradient evaluations its line search made per iteration;
 - `autograd`: the step as it was before the kernel, for comparison: torch autograd through the
   plain forward pass (model.logits, gather hidden layer) of the margin objective.
 Prints the median of the rounds in ms and each step's ratio to `3 products` (target <= 2 for the
@@ -30,6 +32,9 @@ from fourier_circuits.constructions.training import methods, model
 from fourier_circuits.constructions.training.config import TrainConfig
 from fourier_circuits.constructions.training.loop import auto_threads, thread_limit
 from fourier_circuits.theory import Task, all_inputs, gamma_star, width_bound
+
+#: Gradient evaluations of the margin-lbfgs stepper so far (its line search may take several).
+EVALUATIONS = [0]
 
 
 def timers(p: int, k: int, dtype: torch.dtype, workers: int) -> dict[str, Callable[[], object]]:
@@ -59,6 +64,24 @@ def timers(p: int, k: int, dtype: torch.dtype, workers: int) -> dict[str, Callab
         )
         counter = iter(range(10**9))
         steppers[name] = lambda method=method, counter=counter: method.step(next(counter), batch)
+
+    # an L-BFGS iteration of margin (its phase after the hand-over): the direction with the
+    # per-neuron H_0, then the line search's gradient evaluations (counted: usually one)
+    cfg = TrainConfig(p=p, k=k, batch_size=n).resolved()
+    lbfgs = methods.make_method(
+        U0.clone(), W0.clone(), cfg, gamma_star=gamma_star(p, k), generator=generator, workers=1
+    )
+    lbfgs.workers = workers
+    assert isinstance(lbfgs, methods.MarginMethod)
+    lbfgs.phase = "lbfgs"
+    objective = lbfgs.objective
+
+    def counted(batch: model.Batch) -> tuple[float, torch.Tensor, torch.Tensor]:
+        EVALUATIONS[0] += 1
+        return objective(batch)
+
+    lbfgs.objective = counted  # type: ignore[method-assign]
+    steppers["margin-lbfgs"] = lambda: lbfgs.step(0, batch)
 
     U = U0.clone().requires_grad_(True)
     W = W0.clone().requires_grad_(True)
@@ -90,12 +113,13 @@ def main(argv: list[str] | None = None) -> int:
         for dtype_name in args.dtypes.split(","):
             dtype = model.torch_dtype(dtype_name)
             steppers = timers(p, k, dtype, threads)
+            EVALUATIONS[0] = 0
             times: dict[str, list[float]] = {name: [] for name in steppers}
             for round_ in range(args.rounds + 1):  # round 0 warms up
                 for name, run in steppers.items():
                     # as training runs them: the products on torch's threads, the steps on one
                     # torch thread and `threads` kernel workers; autograd on torch's threads
-                    one = name in ("margin", "gd", "adamw")
+                    one = name in ("margin", "gd", "adamw", "margin-lbfgs")
                     with thread_limit(threads, torch_threads=1 if one else None):
                         start = time.perf_counter()
                         run()
@@ -107,6 +131,9 @@ def main(argv: list[str] | None = None) -> int:
                 + ("" if name == "3 products" else f" ({statistics.median(t) / floor:.2f})")
                 for name, t in times.items()
             ]
+            cells.append(
+                f"margin-lbfgs evaluations a step {EVALUATIONS[0] / (args.rounds + 1):.1f}"
+            )
             print(
                 f"{p:>3} {k:>2} {m:>5} {n:>7} {dtype_name:>7} {threads:>7}  " + ", ".join(cells),
                 flush=True,
