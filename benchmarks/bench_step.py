@@ -69,9 +69,13 @@ def timers(p: int, k: int, dtype: torch.dtype, workers: int) -> dict[str, Callab
     # per-neuron H_0, then the line search's gradient evaluations (counted: usually one)
     cfg = TrainConfig(p=p, k=k, batch_size=n).resolved()
     lbfgs = methods.make_method(
-        U0.clone(), W0.clone(), cfg, gamma_star=gamma_star(p, k), generator=generator, workers=1
+        U0.clone(),
+        W0.clone(),
+        cfg,
+        gamma_star=gamma_star(p, k),
+        generator=generator,
+        workers=workers,
     )
-    lbfgs.workers = workers
     assert isinstance(lbfgs, methods.MarginMethod)
     lbfgs.phase = "lbfgs"
     objective = lbfgs.objective

@@ -18,12 +18,11 @@ the projected point, so no evaluation is spent on it. The direction is the two-l
 -H g, H built from the pairs (s, y) with s . y > CURVATURE_FLOOR |s| |y| (others are skipped,
 which keeps H positive definite) and H_0 = (s . y / y . D y) D from the newest pair, D a
 positive diagonal the caller passes (the "margin" optimiser passes neuron_scaling; the identity
-when none). The step length: 1, or after a reset
-min(1, 1 / |g|_1) (as torch.optim.LBFGS), halved until the Armijo condition
-L(x + t d) <= L(x) + ARMIJO t g . d holds within the dtype's rounding of L; a direction that is
-not downhill, or a search that fails, resets the memory (the next step is -D g). A change of the
-weights from outside (birth-death, rebalancing) must call reset(): the memory describes the old
-network.
+when none). The step length: 1, or after a reset min(1, 1 / |g|_1) (as torch.optim.LBFGS),
+halved until the Armijo condition L(x + t d) <= L(x) + ARMIJO t g . d holds within the dtype's
+rounding of L; a direction that is not downhill, or a search that fails, resets the memory (the
+next step is -D g). A change of the weights from outside (birth-death, rebalancing) must call
+reset(): the memory describes the old network.
 """
 
 from __future__ import annotations

@@ -31,13 +31,13 @@
     split_every=0: (13, 2) seeds 0 and 1 stop on a plateau at margin ratio 0.958, 0.940).
     Frequency rebalancing (training.rebalance; `rebalance`, on by default): every `split_every`
     steps, also after `split_until`, frequencies with fewer active neurons than the mean (after
-    the hand-over to L-BFGS: than rebalance.lbfgs_rebalance_target) get splits of their own heaviest
-    neuron (or, when empty, a single cosine obeying the phase-sum rule), the donors being light
-    neurons or the most crowded frequency's lightest; without it the counts stay as uneven as
-    the initialisation made them ((61, 2): 2..9 neurons against a mean of 8) and the margin
-    stops short ((61, 2) seed 0: 0.92 against 0.99 at 3250 steps).
-    L-BFGS's initial inverse Hessian is diagonal, per neuron (lbfgs.neuron_scaling): with a multiple
-    of the identity, light neurons died in the L-BFGS phase and (13, 4) stopped at 0.95.
+    the hand-over to L-BFGS: than rebalance.lbfgs_rebalance_target) get splits of their own
+    heaviest neuron (or, when empty, a single cosine obeying the phase-sum rule), the donors
+    being light neurons or the most crowded frequency's lightest; without it the counts stay as
+    uneven as the initialisation made them ((61, 2): 2..9 neurons against a mean of 8) and the
+    margin stops short ((61, 2) seed 0: 0.92 against 0.99 at 3250 steps).
+    L-BFGS's initial inverse Hessian is diagonal, per neuron (lbfgs.neuron_scaling): with a
+    multiple of the identity, light neurons died in the L-BFGS phase and (13, 4) stopped at 0.95.
 "gd" -- Morwani et al. (arXiv 2311.07568): full-batch gradient descent on
         CE( f(theta) ) + lambda ||theta||_{2,k+1}^r    (r = k + 1: lambda sum_i ||theta_i||^(k+1)),
     learning rate lr doubled at steps 1000, 2000, ..., 10000.
@@ -297,13 +297,13 @@ class MarginMethod(Method):
         t = first_step_length(memory, g0)
         eps = torch.finfo(self.U.dtype).eps
         for _ in range(MAX_HALVINGS):
-            self._setflat(x0 + t * d)
+            self._set_flat(x0 + t * d)
             value, dU, dW = self.objective(batch)
             if math.isfinite(value) and armijo_holds(value, f0, t, slope, eps):
                 break
             t /= 2
         else:  # no decrease found: stay, and start the memory afresh
-            self._setflat(x0)
+            self._set_flat(x0)
             memory.reset()
             return f0
         # back on the sphere; the loss is scale-invariant, so its gradient scales as 1/r
@@ -314,7 +314,7 @@ class MarginMethod(Method):
         memory.loss, memory.grad, memory.step_length = value, g, t
         return value
 
-    def _setflat(self, x: torch.Tensor) -> None:
+    def _set_flat(self, x: torch.Tensor) -> None:
         n = self.U.numel()
         with torch.no_grad():
             self.U.copy_(x[:n].view_as(self.U))

@@ -12,9 +12,9 @@ an empty frequency.
 
 What. Every `split_every` steps (birth-death stops at the hand-over to L-BFGS and at
 `split_until`; this goes on, since a frequency can fall short late, but after the hand-over only
-for frequencies below lbfgs_rebalance_target), once the neurons' spectra have
-formed (median maximum normalized
-power >= SPECTRA_FORMED; before that a neuron's dominant frequency means little):
+for frequencies below lbfgs_rebalance_target), once the neurons' spectra have formed (median
+maximum normalized power >= SPECTRA_FORMED; before that a neuron's dominant frequency means
+little):
 - each neuron's dominant frequency (one real DFT of U and W) and mass ||theta_i||^(k+1); a neuron
   is active when its mass is at least ACTIVE_SHARE of the mean; counts[f] = active neurons of f;
 - the target is the mean count m // ((p-1)/2) (after the hand-over: at most
